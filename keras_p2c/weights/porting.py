@@ -1,0 +1,100 @@
+"""Strict weight porting: every source tensor used, every Keras variable filled, shapes checked.
+
+A converter is a table of `porter.port(variable, key, hook)` calls. The porter
+collects every problem (missing key, shape mismatch, unused tensor, unfilled
+variable) and raises one `WeightConversionError` naming them all, so a wrong
+checkpoint is diagnosed in one go instead of one key at a time.
+"""
+
+import fnmatch
+
+import numpy as np
+
+
+class WeightConversionError(ValueError):
+    """A checkpoint does not match the Keras model it is converted into."""
+
+
+# Layout hooks: source (PyTorch/Paddle, NCHW) array → Keras (NHWC) array.
+def conv_kernel(array):
+    """OIHW → HWIO."""
+    return np.transpose(array, (2, 3, 1, 0))
+
+
+def torch_dense_kernel(array):
+    """torch Linear [out, in] → Keras Dense [in, out]."""
+    return np.transpose(array)
+
+
+def per_channel(array):
+    """[1, C, 1, 1] or [1, C] → [C]."""
+    return np.reshape(array, (-1,))
+
+
+def spectral_conv_v(kernel_shape_oihw):
+    """Spectral-norm v from (in, kh, kw) order to the Keras (kh, kw, in) order."""
+    out_channels, in_channels, kh, kw = kernel_shape_oihw
+
+    def hook(array):
+        return np.reshape(array, (in_channels, kh, kw)).transpose(1, 2, 0).reshape(-1)
+
+    return hook
+
+
+def identity(array):
+    return array
+
+
+class WeightPorter:
+    """Copies named source arrays into Keras variables and checks that nothing is left over.
+
+    Args:
+        source: mapping of name → numpy array (one network's state dict).
+        source_name: how to call the source in errors (file and network).
+        ignore: glob patterns of source keys that are known to be unused
+            (e.g. the original's dead `ConvBlock4` weights); they are checked
+            to exist by name and then skipped.
+    """
+
+    def __init__(self, source, source_name, ignore=()):
+        self.source = dict(source)
+        self.source_name = source_name
+        self.ignore = tuple(ignore)
+        self.used = set()
+        self.filled = set()
+        self.problems = []
+
+    def port(self, variable, key, hook=identity):
+        if key not in self.source:
+            self.problems.append(f"missing key {key!r} (for Keras variable {variable.path})")
+            return
+        self.used.add(key)
+        array = np.asarray(hook(np.asarray(self.source[key])))
+        if tuple(array.shape) != tuple(variable.shape):
+            self.problems.append(
+                f"shape mismatch for {key!r}: {tuple(np.shape(self.source[key]))} in the checkpoint, "
+                f"{tuple(array.shape)} after layout conversion, but Keras variable {variable.path} "
+                f"has shape {tuple(variable.shape)}"
+            )
+            return
+        variable.assign(array.astype(variable.dtype))
+        self.filled.add(id(variable))
+
+    def _ignored(self, key):
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ignore)
+
+    def finish(self, model):
+        """Raises `WeightConversionError` listing every problem, if any."""
+        unused = sorted(key for key in self.source if key not in self.used and not self._ignored(key))
+        unfilled = [v.path for v in model.weights if id(v) not in self.filled]
+        problems = list(self.problems)
+        problems += [f"unexpected key {key!r} (no Keras variable takes it)" for key in unused]
+        problems += [f"Keras variable {path} was not filled by any key" for path in unfilled]
+        if problems:
+            listing = "\n  ".join(problems)
+            raise WeightConversionError(
+                f"{self.source_name} does not match the Keras model {model.name!r} "
+                f"({len(problems)} problem(s)):\n  {listing}\n"
+                "Check that the checkpoint and the model options (ngf, n_blocks, light, linear_bias, "
+                "n_layers) are the ones it was trained with."
+            )

@@ -1,0 +1,48 @@
+"""keras-p2c: portrait photo to cartoon (Photo2Cartoon / U-GAT-IT) in Keras 3."""
+
+from setuptools import find_packages, setup
+
+BASE = [
+    "keras>=3.8",
+    "tensorflow>=2.18",
+    "tensorboard",
+    "numpy",
+    "opencv-python-headless",
+    "mtcnn>=1.0",
+    "pyyaml",
+    "tqdm",
+    "ai-edge-litert",
+]
+
+EXTRAS = {
+    # The GPU install of the design card; the base install is the CPU build.
+    "gpu": ["tensorflow[and-cuda]>=2.18"],
+    "jax": ["jax"],
+    "serve": ["fastapi", "uvicorn", "httpx"],
+    "test": [
+        "pytest",
+        "jax",
+        "scikit-image",
+        "fastapi",
+        "uvicorn",
+        "httpx",
+        # Only to write checkpoints in the official .pt containers for tests;
+        # keras-p2c itself reads them without torch.
+        "torch==2.13.0",
+    ],
+}
+
+setup(
+    name="keras-p2c",
+    version="0.1.0",
+    description="Portrait photo to cartoon (Photo2Cartoon) in Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_p2c", "keras_p2c.*"]),
+    include_package_data=True,
+    package_data={"keras_p2c": ["configs/*.yaml"]},
+    install_requires=BASE,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["p2c = keras_p2c.cli:main"]},
+)
