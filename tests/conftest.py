@@ -1,0 +1,15 @@
+import os
+
+# Quieter TensorFlow start-up in test logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    """Every test starts (and ends) in float32, whatever a previous test set."""
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.config.set_dtype_policy("float32")
