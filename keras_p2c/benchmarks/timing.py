@@ -1,0 +1,56 @@
+"""Repeated timing and the machine/version record every benchmark JSON carries."""
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+
+def time_repeated(function, repeats, warmup=2):
+    """Calls `function` `warmup` times untimed, then `repeats` times; returns seconds per call."""
+    for _ in range(warmup):
+        function()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return {"min_s": min(seconds), "median_s": statistics.median(seconds), "repeats": repeats, "all_s": seconds}
+
+
+def machine_record():
+    import keras
+
+    record = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        record["tensorflow"] = tf.__version__
+        record["devices"] = [d.name for d in tf.config.list_logical_devices()]
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        record["jax"] = jax.__version__
+        record["devices"] = [str(d) for d in jax.devices()]
+    return record
+
+
+def write_result(result, output_dir, what):
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = output_dir / f"{what}-{result['machine']['backend']}-{stamp}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)
+    return path
