@@ -1,0 +1,111 @@
+"""Official Photo2Cartoon checkpoints → Keras networks.
+
+Two releases exist (see the reference spec, "Checkpoint formats"):
+
+* `photo2cartoon_weights.pt` (minivision-ai, PyTorch): a dict of six state
+  dicts `genA2B`, `genB2A`, `disGA`, `disGB`, `disLA`, `disLB`;
+* `photo2cartoon_genA2B_weight.pdparams` (PaddleGAN): one generator's flat
+  state dict with Paddle's names, no Linear biases, Linear kernels [in, out].
+
+Neither torch nor paddle is needed: the readers in this package rebuild the
+arrays with a restricted unpickler.
+"""
+
+from pathlib import Path
+
+from keras_p2c.weights.generator_table import ORIGINAL_DEAD_KEYS, infer_generator_options, port_generator
+from keras_p2c.weights.porting import WeightConversionError, WeightPorter
+
+GENERATORS = ("genA2B", "genB2A")
+DISCRIMINATORS = ("disGA", "disGB", "disLA", "disLB")
+NETWORKS = GENERATORS + DISCRIMINATORS
+
+
+def generator_from_state_dict(state_dict, paddle=False, source_name="state dict", **options):
+    """Builds a `Generator` shaped like `state_dict` and fills it (strictly)."""
+    from keras_p2c.models import Generator
+
+    inferred = infer_generator_options(state_dict, paddle=paddle)
+    inferred.update(options)
+    generator = Generator(**inferred)
+    generator.build((None, inferred["img_size"], inferred["img_size"], 3))
+    porter = WeightPorter(state_dict, source_name, ignore=() if paddle else ORIGINAL_DEAD_KEYS)
+    port_generator(porter, generator, paddle=paddle)
+    porter.finish(generator)
+    return generator
+
+
+def discriminator_from_state_dict(state_dict, source_name="state dict"):
+    """Builds a `Discriminator` shaped like `state_dict` and fills it (strictly)."""
+    from keras_p2c.weights.discriminator_table import discriminator_from_state_dict as build
+
+    return build(state_dict, source_name)
+
+
+def _network_state_dict(contents, network, path):
+    if not isinstance(contents, dict) or network not in contents:
+        found = sorted(contents)[:8] if isinstance(contents, dict) else type(contents).__name__
+        raise WeightConversionError(
+            f"{path}: expected the original Photo2Cartoon checkpoint, a dict with the networks "
+            f"{', '.join(NETWORKS)}; found {found}. A single generator's state dict can be converted "
+            "from a .pdparams file, or pass --network to pick a network."
+        )
+    return contents[network]
+
+
+def load_official_network(path, network="genA2B", format=None):
+    """Reads one network out of an official checkpoint (either release) as a Keras model.
+
+    Args:
+        path: `.pt`/`.pth` (original) or `.pdparams` (PaddleGAN) file.
+        network: one of `NETWORKS`; a `.pdparams` file holds only a generator.
+        format: "pt" or "pdparams"; read off the file when None.
+    """
+    from keras_p2c.weights.checkpoint import read_checkpoint
+
+    if network not in NETWORKS:
+        raise ValueError(f"`network` must be one of {', '.join(NETWORKS)}. Received: network={network!r}")
+    format, contents = read_checkpoint(path, format=format)
+    if format == "pdparams":
+        if network not in GENERATORS:
+            raise WeightConversionError(f"{path}: a PaddleGAN .pdparams file holds one generator, not {network}.")
+        return generator_from_state_dict(contents, paddle=True, source_name=f"{path} (PaddleGAN generator)")
+    state_dict = _network_state_dict(contents, network, path)
+    source_name = f"{path} [{network}]"
+    if network in GENERATORS:
+        return generator_from_state_dict(state_dict, source_name=source_name)
+    return discriminator_from_state_dict(state_dict, source_name=source_name)
+
+
+def load_official_networks(path):
+    """All six networks of the original `photo2cartoon_weights.pt`, as a dict name → Keras model."""
+    from keras_p2c.weights.checkpoint import read_checkpoint
+
+    format, contents = read_checkpoint(path)
+    if format != "pt":
+        raise WeightConversionError(f"{path}: all six networks come only in the original .pt checkpoint.")
+    networks = {}
+    for network in NETWORKS:
+        state_dict = _network_state_dict(contents, network, path)
+        source_name = f"{path} [{network}]"
+        if network in GENERATORS:
+            networks[network] = generator_from_state_dict(state_dict, source_name=source_name)
+        else:
+            networks[network] = discriminator_from_state_dict(state_dict, source_name=source_name)
+    return networks
+
+
+def save_network(model, destination):
+    """Writes a converted network as `.keras` (config + weights) or `.weights.h5` (weights only)."""
+    destination = Path(destination)
+    if not (destination.name.endswith(".keras") or destination.name.endswith(".weights.h5")):
+        raise ValueError(f"{destination}: the output must end in .keras or .weights.h5")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the target and rename, so an interrupted run leaves no half file.
+    partial = destination.with_name(".partial-" + destination.name)
+    if destination.name.endswith(".keras"):
+        model.save(partial)
+    else:
+        model.save_weights(partial)
+    partial.replace(destination)
+    return destination
