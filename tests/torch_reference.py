@@ -148,11 +148,15 @@ class SoftResidual(nn.Module):  # `ResnetSoftAdaLINBlock`
 
 
 class TorchGenerator(nn.Module):
-    """Original-release generator (`light=True`); `state_dict()` has the release's 406 keys at 4 blocks."""
+    """Original-release generator (`light=True`); `state_dict()` has the release's 406 keys at 4 blocks.
 
-    def __init__(self, ngf=32, n_blocks=4):
+    `linear_bias=False` gives the PaddleGAN variant (no Linear biases); `to_paddle_state_dict` renames it.
+    """
+
+    def __init__(self, ngf=32, n_blocks=4, linear_bias=True):
         super().__init__()
         wide = ngf * 4
+        bias = linear_bias
         self.n_blocks = n_blocks
         self.ConvBlock1 = nn.Sequential(nn.ReflectionPad2d(3), _conv(3, ngf, 7), _instance_norm(ngf), nn.ReLU())
         self.HourGlass1, self.HourGlass2 = HourglassModule(ngf), HourglassModule(ngf)
@@ -160,11 +164,11 @@ class TorchGenerator(nn.Module):
         self.DownBlock2 = nn.Sequential(nn.ReflectionPad2d(1), _conv(ngf * 2, wide, 3, 2), _instance_norm(wide), nn.ReLU())
         for index in range(1, n_blocks + 1):
             setattr(self, f"EncodeBlock{index}", Residual(wide))
-        self.gap_fc, self.gmp_fc = nn.Linear(wide, 1), nn.Linear(wide, 1)
+        self.gap_fc, self.gmp_fc = nn.Linear(wide, 1, bias=bias), nn.Linear(wide, 1, bias=bias)
         self.conv1x1 = nn.Conv2d(wide * 2, wide, 1)
-        self.FC = nn.Sequential(nn.Linear(wide, wide), nn.ReLU(), nn.Linear(wide, wide), nn.ReLU())
+        self.FC = nn.Sequential(nn.Linear(wide, wide, bias=bias), nn.ReLU(), nn.Linear(wide, wide, bias=bias), nn.ReLU())
         for index in range(1, n_blocks + 1):
-            setattr(self, f"DecodeBlock{index}", SoftResidual(wide))
+            setattr(self, f"DecodeBlock{index}", SoftResidual(wide, bias))
         self.UpBlock1 = nn.Sequential(nn.Upsample(scale_factor=2), nn.ReflectionPad2d(1), _conv(wide, ngf * 2, 3), LearnedMix(ngf * 2), nn.ReLU())
         self.UpBlock2 = nn.Sequential(nn.Upsample(scale_factor=2), nn.ReflectionPad2d(1), _conv(ngf * 2, ngf, 3), LearnedMix(ngf), nn.ReLU())
         self.HourGlass3, self.HourGlass4 = HourglassModule(ngf), HourglassModule(ngf, use_res=False)
@@ -239,3 +243,42 @@ def randomize_(module, seed=0):
                 offset = 0.5 if name.endswith("gamma") else -0.5
                 parameter.copy_(torch.rand(parameter.shape, generator=generator) + offset)
     return module
+
+
+# The PaddleGAN generator's names, from the reference spec's table (prefix renames, in order).
+_PADDLE_PREFIXES = [
+    ("ConvBlock1.1.", "DownBlock.1."),
+    ("HourGlass1.", "DownBlock.4."),
+    ("HourGlass2.", "DownBlock.5."),
+    ("DownBlock1.1.", "DownBlock.7."),
+    ("DownBlock2.1.", "DownBlock.11."),
+    ("UpBlock1.2.", "UpBlock.2."),
+    ("UpBlock1.3.", "UpBlock.3."),
+    ("UpBlock2.2.", "UpBlock.7."),
+    ("UpBlock2.3.", "UpBlock.8."),
+    ("HourGlass3.", "UpBlock.10."),
+    ("HourGlass4.", "UpBlock.11."),
+    ("ConvBlock2.1.", "UpBlock.13."),
+]
+
+
+def to_paddle_state_dict(generator):
+    """A `linear_bias=False` TorchGenerator as PaddleGAN's `photo2cartoon_genA2B_weight.pdparams` dict."""
+    import re
+
+    paddle = {}
+    for key, tensor in generator.state_dict().items():
+        if ".ConvBlock4." in key:
+            continue  # Paddle builds the 1×1 residual only when channels change: never here.
+        array = tensor.detach().numpy().copy()
+        for old, new in _PADDLE_PREFIXES:
+            if key.startswith(old):
+                key = new + key[len(old) :]
+                break
+        key = re.sub(r"\.ConvBlock(\d)_1\.", r".ConvBlockskip\1.", key)
+        key = re.sub(r"\.ConvBlock(\d)_2\.", r".ConvBlock\1.", key)
+        key = re.sub(r"\.ConvBlock([123])\.3\.weight$", r".conv_block\1.3.weight", key)
+        if array.ndim == 2 and not key.endswith(("w_gamma", "w_beta")):
+            array = array.T  # Paddle Linear weights are [in, out].
+        paddle[key] = array
+    return paddle

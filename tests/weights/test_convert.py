@@ -1,0 +1,162 @@
+"""Official checkpoints in both formats → Keras, compared with a PyTorch statement of the reference."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from keras_p2c.cli import main as p2c
+from keras_p2c.weights.convert import load_official_network, save_network
+from keras_p2c.weights.porting import WeightConversionError
+
+torch = pytest.importorskip("torch")
+
+from tests.torch_reference import TorchGenerator, randomize_, to_paddle_state_dict  # noqa: E402
+
+
+def torch_generator(ngf=8, n_blocks=2, linear_bias=True, seed=0):
+    torch.manual_seed(seed)
+    return randomize_(TorchGenerator(ngf, n_blocks, linear_bias), seed).eval()
+
+
+def run_torch(net, x_nhwc):
+    with torch.no_grad():
+        outputs = net(torch.from_numpy(x_nhwc.transpose(0, 3, 1, 2)))
+    return [t.numpy().transpose(0, 2, 3, 1) if t.dim() == 4 else t.numpy() for t in outputs]
+
+
+def assert_parity(keras_model, torch_net, size, batch=2, image_atol=1e-4):
+    x = np.random.default_rng(1).uniform(-1, 1, (batch, size, size, 3)).astype("float32")
+    expected = run_torch(torch_net, x)
+    actual = [np.asarray(t) for t in keras_model(x)]
+    np.testing.assert_allclose(actual[0], expected[0], atol=image_atol, rtol=0)
+    for got, want in zip(actual[1:], expected[1:]):
+        np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max(), rtol=0)
+
+
+def save_original(path, networks, legacy):
+    torch.save({name: net.state_dict() for name, net in networks.items()}, path, _use_new_zipfile_serialization=not legacy)
+
+
+def save_pdparams(path, state_dict, protocol=2):
+    contents = dict(state_dict)
+    contents["StructuredToParameterName@@"] = {key: f"param_{i}" for i, key in enumerate(state_dict)}
+    with open(path, "wb") as handle:
+        pickle.dump(contents, handle, protocol=protocol)
+
+
+@pytest.mark.parametrize("legacy", [True, False], ids=["legacy-container", "zip-container"])
+def test_original_checkpoint_generators_match_the_reference(tmp_path, legacy):
+    nets = {"genA2B": torch_generator(seed=0), "genB2A": torch_generator(seed=1)}
+    path = tmp_path / "photo2cartoon_weights.pt"
+    save_original(path, nets, legacy)
+    for name, net in nets.items():
+        assert_parity(load_official_network(path, network=name), net, size=64)
+
+
+def test_original_checkpoint_full_size_matches_the_reference(tmp_path):
+    """The released configuration: ngf 32, 4 blocks, 256×256, legacy container."""
+    net = torch_generator(ngf=32, n_blocks=4)
+    path = tmp_path / "photo2cartoon_weights.pt"
+    save_original(path, {"genA2B": net}, legacy=True)
+    generator = load_official_network(path)
+    assert (generator.ngf, generator.n_blocks, generator.light, generator.linear_bias) == (32, 4, True, True)
+    assert_parity(generator, net, size=256, batch=1)
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_paddle_checkpoint_matches_the_reference(tmp_path, protocol):
+    net = torch_generator(linear_bias=False)
+    path = tmp_path / "photo2cartoon_genA2B_weight.pdparams"
+    save_pdparams(path, to_paddle_state_dict(net), protocol)
+    generator = load_official_network(path)
+    assert generator.linear_bias is False
+    assert_parity(generator, net, size=64)
+
+
+def test_untransposed_square_linear_weights_are_caught_by_parity(tmp_path):
+    """Square 128×128 Linear kernels load without a shape error if left as torch's [out, in]."""
+    net = torch_generator(linear_bias=False)
+    state = to_paddle_state_dict(net)
+    state["FC.2.weight"] = state["FC.2.weight"].T.copy()
+    path = tmp_path / "wrong.pdparams"
+    save_pdparams(path, state)
+    with pytest.raises(AssertionError):
+        assert_parity(load_official_network(path), net, size=64)
+
+
+def test_missing_extra_and_misshaped_keys_are_all_named(tmp_path):
+    state = {k: v.numpy() for k, v in torch_generator().state_dict().items()}
+    del state["DecodeBlock1.norm1.w_gamma"]
+    state["EncodeBlock1.conv_block.1.extra"] = np.zeros(3, "float32")
+    state["UpBlock1.2.weight"] = np.zeros((16, 32, 5, 5), "float32")
+    path = tmp_path / "broken.pt"
+    torch.save({"genA2B": {k: torch.from_numpy(v) for k, v in state.items()}}, path)
+    with pytest.raises(WeightConversionError) as error:
+        load_official_network(path)
+    message = str(error.value)
+    assert "missing key 'DecodeBlock1.norm1.w_gamma'" in message
+    assert "unexpected key 'EncodeBlock1.conv_block.1.extra'" in message
+    assert "shape mismatch for 'UpBlock1.2.weight'" in message
+    assert str(path) in message
+
+
+def test_dead_convblock4_weights_are_skipped_only_by_name(tmp_path):
+    state = torch_generator().state_dict()
+    assert sum(".ConvBlock4." in key for key in state) == 4 * 14
+    path = tmp_path / "p2c.pt"
+    torch.save({"genA2B": state}, path)
+    load_official_network(path)  # accepted: dead weights are known by name
+    state["HourGlass1.HG.2.stray"] = torch.zeros(1)
+    torch.save({"genA2B": state}, path)
+    with pytest.raises(WeightConversionError, match="unexpected key 'HourGlass1.HG.2.stray'"):
+        load_official_network(path)
+
+
+def test_a_checkpoint_without_the_six_networks_gets_a_clear_error(tmp_path):
+    path = tmp_path / "single.pt"
+    torch.save(torch_generator().state_dict(), path)
+    with pytest.raises(WeightConversionError, match="genA2B, genB2A, disGA"):
+        load_official_network(path)
+
+
+def test_pdparams_holds_no_discriminator(tmp_path):
+    path = tmp_path / "g.pdparams"
+    save_pdparams(path, to_paddle_state_dict(torch_generator(linear_bias=False)))
+    with pytest.raises(WeightConversionError, match="holds one generator"):
+        load_official_network(path, network="disGA")
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_convert_command_writes_keras_files(tmp_path, suffix, capsys):
+    import keras
+
+    from keras_p2c.models import Generator
+
+    net = torch_generator()
+    source = tmp_path / "photo2cartoon_weights.pt"
+    save_original(source, {"genA2B": net}, legacy=True)
+    destination = tmp_path / f"genA2B{suffix}"
+    assert p2c(["convert", str(source), str(destination)]) == 0
+    assert "genA2B" in capsys.readouterr().out
+    if suffix == ".keras":
+        generator = keras.saving.load_model(destination)
+    else:
+        generator = Generator(ngf=8, n_blocks=2)
+        generator.build((None, 64, 64, 3))
+        generator.load_weights(destination)
+    assert_parity(generator, net, size=64)
+    assert not list(tmp_path.glob(".partial-*"))
+
+
+def test_convert_command_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    source = tmp_path / "not_a_checkpoint.pt"
+    source.write_bytes(b"hello")
+    assert p2c(["convert", str(source), str(tmp_path / "out.keras")]) == 1
+    assert str(source) in capsys.readouterr().err
+    assert not (tmp_path / "out.keras").exists()
+
+
+def test_save_network_refuses_unknown_suffix(tmp_path):
+    with pytest.raises(ValueError, match=r"\.keras or \.weights\.h5"):
+        save_network(object(), tmp_path / "out.h5")
