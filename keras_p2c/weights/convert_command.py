@@ -18,7 +18,7 @@ def add_arguments(parser):
 def run(args):
     import sys
 
-    from keras_p2c.weights.checkpoint import CheckpointError
+    from keras_p2c.weights import CheckpointError
     from keras_p2c.weights.convert import load_official_network, save_network
     from keras_p2c.weights.porting import WeightConversionError
 

@@ -1,0 +1,64 @@
+"""Open a checkpoint of either release, telling the format from the file's bytes."""
+
+import os
+
+from keras_p2c.weights.paddle_checkpoint import read_paddle_params
+from keras_p2c.weights.safe_unpickler import CheckpointError
+from keras_p2c.weights.torch_checkpoint import HEADER_SIZE, read_torch_checkpoint, sniff_container
+
+READERS = {"pt": read_torch_checkpoint, "pdparams": read_paddle_params}
+
+
+def detect_format(path):
+    """Tell a checkpoint's format from its first bytes.
+
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        `"pt"` for both PyTorch containers (zip and legacy), `"pdparams"` for
+        any other pickle (Paddle writes a bare pickled dict).
+
+    Raises:
+        CheckpointError: the file cannot be opened or is neither.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEADER_SIZE)
+    except OSError as error:
+        raise CheckpointError(path, f"cannot open the file ({error})") from error
+    if sniff_container(head) is not None:
+        return "pt"
+    # Pickle protocols 2-5 start with PROTO and the protocol number.
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pdparams"
+    raise CheckpointError(
+        path,
+        "unknown checkpoint format: expected a PyTorch .pt/.pth file (torch.save) or a "
+        "Paddle .pdparams file (paddle.save)",
+    )
+
+
+def read_checkpoint(path, format=None):  # noqa: A002 - the user-facing name
+    """Read a PyTorch or Paddle checkpoint into NumPy arrays, without either framework.
+
+    Args:
+        path: a `.pt`/`.pth` file (either torch container) or a `.pdparams` file.
+        format: `"pt"` or `"pdparams"`; `None` detects it from the file's bytes.
+
+    Returns:
+        `(format, contents)`: for `"pt"` the saved object with tensors as
+        NumPy arrays (see `read_torch_checkpoint`), for `"pdparams"` a dict
+        name → array (see `read_paddle_params`).
+
+    Raises:
+        ValueError: `format` is not one of the above.
+        UnsafeCheckpointError: the file's pickle may run code; nothing was executed.
+        CheckpointError: the file is unreadable, truncated or of another format.
+    """
+    if format is None:
+        format = detect_format(path)
+    if format not in READERS:
+        raise ValueError(f"`format` must be one of {sorted(READERS)} or None. Received: format={format!r}")
+    return format, READERS[format](path)

@@ -1,0 +1,221 @@
+"""A pickle loader that resolves only an explicit allow-list of globals.
+
+`.pt` and `.pdparams` files are pickles, and `pickle.load` runs whatever
+callable a pickle names (`os.system`, `builtins.exec`, ...). Weights need
+very few globals: containers, NumPy's array reconstruction and, for PyTorch,
+the tensor rebuild functions and storage types. Everything else is refused
+with `UnsafeCheckpointError` before anything is called.
+
+Every allowed global is given to the pickle as an immutable stand-in (see
+`SafeGlobal`), so a pickle cannot use the `BUILD` opcode to change the
+behaviour of a function or marker that later loads rely on.
+"""
+
+import pickle
+import struct
+
+import numpy as np
+
+
+DAMAGED_HINT = "the file is damaged or incomplete: download or copy it again"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read (corrupt, truncated or of an unsupported kind)."""
+
+    def __init__(self, path, problem):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"Cannot read checkpoint '{self.path}': {problem}")
+
+    def __reduce__(self):  # keeps the error picklable across worker processes
+        return type(self), (self.path, self.problem)
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint's pickle names a global that is not on the allow-list."""
+
+    def __init__(self, path, global_name):
+        self.global_name = global_name
+        super().__init__(
+            path,
+            f"its pickle asks for the Python object '{global_name}', which is not "
+            "allowed in a weights file (only dicts, lists, numbers, strings, NumPy "
+            "arrays and PyTorch tensors are), so nothing was loaded. Loading this file "
+            "with torch.load or pickle.load could run arbitrary code. If you trust "
+            "its source, re-save just the weights (torch.save(model.state_dict(), "
+            "path) or paddle.save(layer.state_dict(), path)) and load that file.",
+        )
+
+    def __reduce__(self):
+        return type(self), (self.path, self.global_name)
+
+
+class MalformedPickle(Exception):
+    """Raised while unpickling; `load_restricted` turns it into a `CheckpointError` naming the file."""
+
+
+class SafeGlobal:
+    """An immutable stand-in for one allowed global.
+
+    Calling it calls `function` (when given). `payload` carries data for
+    markers such as PyTorch storage types, which are never called.
+    """
+
+    __slots__ = ("name", "function", "payload")
+
+    def __init__(self, name, function=None, payload=None):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "function", function)
+        object.__setattr__(self, "payload", payload)
+
+    def __call__(self, *args, **kwargs):
+        if self.function is None:
+            raise MalformedPickle(f"'{self.name}' is not callable")
+        return self.function(*args, **kwargs)
+
+    def __setattr__(self, key, value):
+        raise MalformedPickle(f"attempt to set '{key}' on '{self.name}'")
+
+    def __delattr__(self, key):
+        raise MalformedPickle(f"attempt to delete '{key}' from '{self.name}'")
+
+    def __setstate__(self, state):
+        raise MalformedPickle(f"attempt to set the state of '{self.name}'")
+
+    def __repr__(self):
+        return f"SafeGlobal({self.name})"
+
+
+def _latin1_encode(text, encoding="utf-8"):
+    # Protocol-2 pickles of Python 3 bytes go through `_codecs.encode(str, "latin1")`;
+    # other codecs (zlib, base64, ...) have no place in a weights file.
+    codec = str(encoding).lower().replace("-", "").replace("_", "")
+    if not isinstance(text, str) or codec not in ("latin1", "iso88591"):
+        raise MalformedPickle(
+            f"_codecs.encode is only allowed for latin-1 text, got {encoding!r}"
+        )
+    return text.encode("latin-1")
+
+
+# `numpy.ndarray` is only ever the first argument of `_reconstruct`; a marker
+# keeps the real class (whose constructor allocates any shape) out of reach.
+_NDARRAY = SafeGlobal("numpy.ndarray")
+
+
+def _numpy_reconstruct(subtype, shape, dtype):
+    # NumPy pickles an empty array here and fills it through __setstate__; the
+    # shape given is always (0,), so no pickle can make this allocate.
+    if subtype is not _NDARRAY:
+        raise MalformedPickle(f"cannot reconstruct an array of type {subtype!r}")
+    del shape
+    return np.ndarray.__new__(np.ndarray, (0,), dtype)
+
+
+def _numpy_scalar(dtype, data):
+    if not isinstance(dtype, np.dtype) or dtype.hasobject:
+        raise MalformedPickle(f"numpy scalar of unsupported dtype {dtype!r}")
+    return _NUMPY_MULTIARRAY.scalar(dtype, data)
+
+
+def _numpy_frombuffer(buffer, dtype, shape, order):
+    # Pickle protocol 5 writes arrays as raw buffers; reshape checks the size.
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or order not in ("C", "F"):
+        raise MalformedPickle(f"unsupported array buffer (dtype {dtype!r}, order {order!r})")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+
+
+_NUMPY_MULTIARRAY = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+
+
+def numpy_globals():
+    """Allowed globals for pickled NumPy arrays, dtypes and scalars (NumPy 1 and 2 names)."""
+    allowed = {
+        ("numpy", "ndarray"): _NDARRAY,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): SafeGlobal("_codecs.encode", _latin1_encode),
+    }
+    # NumPy 1 writes `numpy.core.multiarray`, NumPy 2 `numpy._core.multiarray`.
+    for package in ("numpy.core", "numpy._core"):
+        for module, name, function in (
+            ("multiarray", "_reconstruct", _numpy_reconstruct),
+            ("multiarray", "scalar", _numpy_scalar),
+            ("numeric", "_frombuffer", _numpy_frombuffer),
+        ):
+            qualname = f"{package}.{module}"
+            allowed[(qualname, name)] = SafeGlobal(f"{qualname}.{name}", function)
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """`pickle.Unpickler` that resolves only the globals in `allowed`.
+
+    Args:
+        file: binary file object positioned at the start of a pickle.
+        path: the checkpoint's path, for error messages.
+        allowed: dict `(module, name) -> object` of the globals the pickle may use.
+        persistent_load: optional callable for persistent ids (PyTorch storages).
+            Without it, any persistent id is refused.
+    """
+
+    def __init__(self, file, path, allowed, persistent_load=None):
+        # latin-1 lets NumPy read arrays pickled by Python 2 (Paddle 1.x).
+        super().__init__(file, encoding="latin1")
+        self.path = str(path)
+        self.allowed = allowed
+        self._persistent_load = persistent_load
+
+    def find_class(self, module, name):
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise UnsafeCheckpointError(self.path, f"{module}.{name}") from None
+
+    def persistent_load(self, pid):
+        if self._persistent_load is None:
+            raise MalformedPickle(f"unexpected persistent id {pid!r}")
+        return self._persistent_load(pid)
+
+
+# What a damaged or hostile pickle raises from inside the C unpickler or NumPy.
+_READ_ERRORS = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    struct.error,
+)
+
+
+def load_restricted(file, path, allowed, persistent_load=None, what="the pickle"):
+    """Unpickle one object from `file` with only the `allowed` globals.
+
+    Args:
+        file: binary file object positioned at the start of a pickle.
+        path: the checkpoint's path, for error messages.
+        allowed: dict `(module, name) -> object` (see `numpy_globals`).
+        persistent_load: optional callable for persistent ids.
+        what: what this pickle is, for error messages ("the object pickle").
+
+    Returns:
+        The unpickled object.
+
+    Raises:
+        UnsafeCheckpointError: the pickle names a global outside `allowed`.
+        CheckpointError: the pickle is truncated or malformed.
+    """
+    unpickler = RestrictedUnpickler(file, path, allowed, persistent_load)
+    try:
+        return unpickler.load()
+    except CheckpointError:
+        raise
+    except MalformedPickle as error:
+        raise CheckpointError(path, f"{what} is malformed ({error}); {DAMAGED_HINT}") from error
+    except _READ_ERRORS as error:
+        raise CheckpointError(
+            path, f"{what} is truncated or corrupt ({type(error).__name__}: {error}); {DAMAGED_HINT}"
+        ) from error
