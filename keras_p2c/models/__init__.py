@@ -1,3 +1,4 @@
 """Photo2Cartoon networks."""
 
+from keras_p2c.models.face_id import FaceFeatures, MobileFaceNet
 from keras_p2c.models.generator import Generator
