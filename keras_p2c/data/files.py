@@ -1,0 +1,69 @@
+"""Finding the image files of a data set folder (`ROOT/trainA`, `ROOT/trainB`, `ROOT/testA`, `ROOT/testB`)."""
+
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# What `tf.io.decode_image` reads. The reference's list also has .ppm/.pgm/.tif, which TensorFlow cannot decode;
+# those are reported (not silently dropped) by `list_image_files`.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+UNSUPPORTED_IMAGE_EXTENSIONS = (".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".heic", ".avif")
+
+DOMAIN_FOLDERS = {
+    ("train", "A"): "trainA",
+    ("train", "B"): "trainB",
+    ("test", "A"): "testA",
+    ("test", "B"): "testB",
+}
+
+
+def list_image_files(folder):
+    """Returns the sorted paths (as strings) of the images under `folder`, sub-folders included.
+
+    Args:
+        folder: a directory of images (JPEG, PNG, BMP, GIF, WebP; see `IMAGE_EXTENSIONS`).
+
+    Raises:
+        FileNotFoundError: `folder` does not exist or is not a directory.
+        ValueError: `folder` holds no file with a supported extension.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"Image folder not found: {folder}. A data set root must hold the folders trainA/ (photos), "
+            "trainB/ (cartoons), testA/ and testB/; create it or pass the right root."
+        )
+    paths, unsupported = [], []
+    # Sorted walk, like the reference's loader, so the file order does not depend on the file system.
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories.sort()
+        for name in sorted(names):
+            suffix = os.path.splitext(name)[1].lower()
+            if suffix in IMAGE_EXTENSIONS:
+                paths.append(os.path.join(directory, name))
+            elif suffix in UNSUPPORTED_IMAGE_EXTENSIONS:
+                unsupported.append(os.path.join(directory, name))
+    if unsupported:
+        logger.warning(
+            "Ignoring %d image(s) in %s whose format TensorFlow cannot decode (first: %s); convert them to PNG or "
+            "JPEG to use them.",
+            len(unsupported),
+            folder,
+            unsupported[0],
+        )
+    if not paths:
+        raise ValueError(
+            f"No images in {folder}: it holds no file ending in {', '.join(IMAGE_EXTENSIONS)}. "
+            "Put the domain's images there (see data_tools/ to prepare them)."
+        )
+    return paths
+
+
+def domain_folder(root, split, domain):
+    """The folder of one split ("train" or "test") and domain ("A" photos, "B" cartoons) under a data set root."""
+    key = (split, domain)
+    if key not in DOMAIN_FOLDERS:
+        raise ValueError(f"`split` must be 'train' or 'test' and `domain` 'A' or 'B'. Received: {split=}, {domain=}")
+    return Path(root) / DOMAIN_FOLDERS[key]
