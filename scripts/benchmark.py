@@ -10,6 +10,7 @@ import sys
 
 WORKLOADS = {
     "generator": "keras_p2c.benchmarks.generator",
+    "data": "keras_p2c.benchmarks.data",
 }
 
 

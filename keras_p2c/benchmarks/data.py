@@ -1,0 +1,22 @@
+"""Input-pipeline throughput alone: decode, resize 286 (bicubic), random crop 256, flip, batch."""
+
+import tempfile
+
+
+def run(batch=1, size=256, repeats=3, n_images=50, **_unused):
+    from keras_p2c.data import pipeline_throughput, train_dataset, write_synthetic_dataset
+
+    load_size = round(size * 286 / 256)  # the reference's 286 → 256 ratio
+    with tempfile.TemporaryDirectory() as root:
+        write_synthetic_dataset(root, n_train=n_images, n_test=1, size=load_size + 14)
+        dataset = train_dataset(root, batch, load_size=load_size, img_size=size, seed=0)
+        rates = [pipeline_throughput(dataset, n_batches=max(20, 200 // batch)) for _ in range(repeats)]
+    return {
+        "figure": "input_pipeline",
+        "batch": batch,
+        "size": size,
+        "load_size": load_size,
+        "images_per_s_all": rates,
+        "images_per_s": max(rates),
+        "pairs_per_s": max(rates) / 2,
+    }
