@@ -5,8 +5,4 @@ from keras_p2c.layers.blocks import ConvBlock, HourGlass, HourGlassBlock, Resnet
 from keras_p2c.layers.constraints import UnitIntervalClip
 from keras_p2c.layers.normalization import LIN, AdaLIN, InstanceNormalization, SoftAdaLIN
 from keras_p2c.layers.padding import ReflectionPadding2D
-
-try:  # written alongside; keep the package importable while it lands
-    from keras_p2c.layers.spectral import SpectralConv2D, SpectralDense
-except ImportError:  # pragma: no cover
-    pass
+from keras_p2c.layers.spectral import SpectralConv2D, SpectralDense

@@ -1,4 +1,5 @@
 """Photo2Cartoon networks."""
 
+from keras_p2c.models.discriminator import Discriminator
 from keras_p2c.models.face_id import FaceFeatures, MobileFaceNet
 from keras_p2c.models.generator import Generator

@@ -1,0 +1,13 @@
+"""Fetches the portrait-segmentation model (MediaPipe selfie segmentation) into the keras-p2c cache.
+
+    python data_tools/fetch_mask_model.py [--dest FILE] [--wheel mediapipe-0.10.21-....whl] [--force]
+
+Same as `python -m keras_p2c.faces.mask_model`; see keras_p2c/faces/mask_model.py.
+"""
+
+import sys
+
+if __name__ == "__main__":
+    from keras_p2c.faces.mask_model import main
+
+    sys.exit(main())

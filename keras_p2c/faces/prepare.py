@@ -1,0 +1,153 @@
+"""From a photo to generator-ready faces: detect, level the eyes, crop, mask, composite.
+
+This is the entry point the predictor and the dataset tool use. For each face it keeps everything
+needed to put the cartoon back: the crop box (eye-levelled coordinates) and the rotation matrix.
+The crop is resampled straight from the photo through the combined rotation + crop transform
+(`crop.warp_crop`), which matches the reference's rotate-the-whole-image-then-cut but costs only
+the crop's pixels.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_p2c.faces import composite
+from keras_p2c.faces.align import level_eyes, transform_points
+from keras_p2c.faces.crop import CropBox, face_crop_box, warp_crop
+from keras_p2c.faces.detect import (
+    DEFAULT_MAX_SIDE,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MIN_FACE_SIZE,
+    Face,
+    NoFaceError,
+    detect_faces,
+)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PreparedFace:
+    """One face, ready for the generator, with what is needed to paste the result back.
+
+    Attributes:
+        input_256: `(256, 256, 3)` float32 generator input in [-1, 1] (face on white).
+        mask_256: `(256, 256)` float32 mask in [0, 1] used for the input and the output composite
+            (all ones when no segmenter was given).
+        crop: `(S, S, 3)` uint8 eye-levelled square crop at the photo's resolution (no mask applied).
+        crop_mask: `(S, S)` float32 mask at the crop's resolution, or `None` without a segmenter.
+        crop_box: `CropBox` of the crop in eye-levelled coordinates.
+        matrix: `(2, 3)` eye-levelling matrix, photo pixels -> eye-levelled pixels.
+        face: the detected `Face` (photo coordinates).
+        aligned_keypoints: `(5, 2)` keypoints in eye-levelled coordinates.
+    """
+
+    input_256: np.ndarray
+    mask_256: np.ndarray
+    crop: np.ndarray
+    crop_mask: object
+    crop_box: CropBox
+    matrix: np.ndarray
+    face: Face
+    aligned_keypoints: np.ndarray
+
+    @property
+    def face_256(self):
+        """The masked face as the generator sees it, `(256, 256, 3)` uint8 (rounded from `input_256`)."""
+        return np.clip(np.round((self.input_256 + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+    def composite(self, output):
+        """The reference's final cartoon for this face: `(256, 256, 3)` uint8 on white (see `composite_cartoon`)."""
+        return composite.composite_cartoon(output, self.mask_256)
+
+    def paste(self, photo, output, feather=0.04):
+        """`photo` with this face replaced by the generator `output` (in [-1, 1]); see `paste_back`."""
+        return composite.paste_back(
+            photo, composite.cartoon_to_float(output), self.mask_256, self.crop_box, self.matrix, feather=feather
+        )
+
+
+def prepare_face(rgb, face, segmenter=None, size=composite.GENERATOR_SIZE):
+    """Level, crop, mask and composite one detected face.
+
+    Args:
+        rgb: `(H, W, 3)` uint8 photo.
+        face: a `Face` from `detect_faces(rgb)`.
+        segmenter: a callable crop -> mask (e.g. `PortraitSegmenter()` / `get_segmenter()`), or
+            `None` for no segmentation (all-ones mask: the whole square crop is used).
+        size: generator input side.
+
+    Returns:
+        `PreparedFace`.
+    """
+    rotation = level_eyes(face.keypoints, rgb.shape)
+    aligned_keypoints = transform_points(rotation.matrix, face.keypoints)
+    box = face_crop_box(aligned_keypoints)
+    crop = warp_crop(rgb, rotation.matrix, box)
+    crop_mask = None if segmenter is None else np.asarray(segmenter(crop), dtype=np.float32)
+    face_small, mask_small = composite.resize_to_generator(crop, crop_mask, size)
+    return PreparedFace(
+        input_256=composite.generator_input(face_small, mask_small),
+        mask_256=mask_small,
+        crop=crop,
+        crop_mask=crop_mask,
+        crop_box=box,
+        matrix=rotation.matrix,
+        face=face,
+        aligned_keypoints=aligned_keypoints,
+    )
+
+
+def prepare_faces(
+    rgb,
+    all_faces=False,
+    segmenter=None,
+    min_confidence=DEFAULT_MIN_CONFIDENCE,
+    max_side=DEFAULT_MAX_SIDE,
+    min_face_size=DEFAULT_MIN_FACE_SIZE,
+    name=None,
+):
+    """Detect and prepare the largest face (or all faces) of a photo.
+
+    Args:
+        rgb: `(H, W, 3)` uint8 photo (`read_image`).
+        all_faces: prepare every face found, largest first; otherwise only the largest (as the
+            reference, which keeps the face with the largest landmark box).
+        segmenter: see `prepare_face`.
+        min_confidence, max_side, min_face_size: passed to `detect_faces`.
+        name: how to call the photo in the `NoFaceError` message (e.g. its file name).
+
+    Returns:
+        List of `PreparedFace` (one unless `all_faces`); stack their `input_256` for a batch.
+
+    Raises:
+        NoFaceError: no face found.
+    """
+    faces = detect_faces(rgb, min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
+    if not faces:
+        where = f"{name}: " if name else ""
+        scale = f", detection on a copy at most {max_side} px on its longer side" if max_side else ""
+        raise NoFaceError(
+            f"{where}no face found (MTCNN, confidence >= {min_confidence}{scale}). Faces must be roughly "
+            f"frontal and not tiny; for small faces in a large photo raise the detection size."
+        )
+    if not all_faces:
+        faces = faces[:1]
+    return [prepare_face(rgb, face, segmenter) for face in faces]
+
+
+def paste_all(photo, prepared, outputs, feather=0.04):
+    """Paste several cartoon faces into one photo, smallest first so the largest face ends on top.
+
+    Args:
+        photo: `(H, W, 3)` uint8 original photo.
+        prepared: the `PreparedFace` list from `prepare_faces`.
+        outputs: the generator outputs (in [-1, 1]), one `(256, 256, 3)` array per prepared face.
+
+    Returns:
+        `(H, W, 3)` uint8 photo.
+    """
+    if len(prepared) != len(outputs):
+        raise ValueError(f"Got {len(prepared)} prepared faces but {len(outputs)} outputs.")
+    result = np.asarray(photo)
+    for item, output in sorted(zip(prepared, outputs), key=lambda pair: pair[0].crop_box.side):
+        result = item.paste(result, output, feather=feather)
+    return result
