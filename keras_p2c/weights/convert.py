@@ -13,6 +13,7 @@ arrays with a restricted unpickler.
 
 from pathlib import Path
 
+from keras_p2c.weights.discriminator_table import discriminator_from_state_dict
 from keras_p2c.weights.generator_table import ORIGINAL_DEAD_KEYS, infer_generator_options, port_generator
 from keras_p2c.weights.porting import WeightConversionError, WeightPorter
 
@@ -33,13 +34,6 @@ def generator_from_state_dict(state_dict, paddle=False, source_name="state dict"
     port_generator(porter, generator, paddle=paddle)
     porter.finish(generator)
     return generator
-
-
-def discriminator_from_state_dict(state_dict, source_name="state dict"):
-    """Builds a `Discriminator` shaped like `state_dict` and fills it (strictly)."""
-    from keras_p2c.weights.discriminator_table import discriminator_from_state_dict as build
-
-    return build(state_dict, source_name)
 
 
 def _network_state_dict(contents, network, path):

@@ -69,7 +69,14 @@ class WeightPorter:
             self.problems.append(f"missing key {key!r} (for Keras variable {variable.path})")
             return
         self.used.add(key)
-        array = np.asarray(hook(np.asarray(self.source[key])))
+        try:
+            array = np.asarray(hook(np.asarray(self.source[key])))
+        except ValueError as error:  # a layout hook cannot reorder an array of the wrong size
+            self.problems.append(
+                f"shape mismatch for {key!r}: {tuple(np.shape(self.source[key]))} in the checkpoint does not fit "
+                f"Keras variable {variable.path} of shape {tuple(variable.shape)} ({error})"
+            )
+            return
         if tuple(array.shape) != tuple(variable.shape):
             self.problems.append(
                 f"shape mismatch for {key!r}: {tuple(np.shape(self.source[key]))} in the checkpoint, "

@@ -6,17 +6,37 @@ import numpy as np
 import pytest
 
 from keras_p2c.cli import main as p2c
-from keras_p2c.weights.convert import load_official_network, save_network
+from keras_p2c.weights.convert import load_official_network, load_official_networks, save_network
 from keras_p2c.weights.porting import WeightConversionError
 
 torch = pytest.importorskip("torch")
 
-from tests.torch_reference import TorchGenerator, randomize_, to_paddle_state_dict  # noqa: E402
+from tests.torch_reference import TorchDiscriminator, TorchGenerator, randomize_, to_paddle_state_dict  # noqa: E402
 
 
 def torch_generator(ngf=8, n_blocks=2, linear_bias=True, seed=0):
     torch.manual_seed(seed)
     return randomize_(TorchGenerator(ngf, n_blocks, linear_bias), seed).eval()
+
+
+def torch_discriminator(ndf=8, n_layers=5, seed=0):
+    """A discriminator whose power-iteration vectors have moved off their random start."""
+    torch.manual_seed(seed)
+    net = TorchDiscriminator(ndf, n_layers).train()
+    with torch.no_grad():
+        net(torch.rand(1, 3, 128, 128) * 2 - 1)
+    return net.eval()
+
+
+def six_networks(ngf=8, ndf=8):
+    return {
+        "genA2B": torch_generator(ngf=ngf, seed=0),
+        "genB2A": torch_generator(ngf=ngf, seed=1),
+        "disGA": torch_discriminator(ndf, 7, seed=2),
+        "disGB": torch_discriminator(ndf, 7, seed=3),
+        "disLA": torch_discriminator(ndf, 5, seed=4),
+        "disLB": torch_discriminator(ndf, 5, seed=5),
+    }
 
 
 def run_torch(net, x_nhwc):
@@ -160,3 +180,56 @@ def test_convert_command_reports_bad_input_without_a_traceback(tmp_path, capsys)
 def test_save_network_refuses_unknown_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.keras or \.weights\.h5"):
         save_network(object(), tmp_path / "out.h5")
+
+
+@pytest.mark.parametrize("legacy", [True, False], ids=["legacy-container", "zip-container"])
+def test_all_six_networks_of_the_original_checkpoint_match_the_reference(tmp_path, legacy):
+    nets = six_networks()
+    path = tmp_path / "photo2cartoon_weights.pt"
+    save_original(path, nets, legacy)
+    models = load_official_networks(path)
+    assert sorted(models) == sorted(nets)
+    for name in ("disGA", "disLA"):
+        assert models[name].n_layers == (7 if name.startswith("disG") else 5)
+    for name, net in nets.items():
+        assert_parity(models[name], net, size=128)
+
+
+def test_discriminator_training_call_matches_the_reference_power_iteration(tmp_path):
+    net = torch_discriminator(n_layers=5)
+    path = tmp_path / "p2c.pt"
+    save_original(path, {"disLA": net}, legacy=False)
+    discriminator = load_official_network(path, network="disLA")
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    with torch.no_grad():
+        expected = net.train()(torch.from_numpy(x.transpose(0, 3, 1, 2)))
+    actual = discriminator(x, training=True)
+    np.testing.assert_allclose(np.asarray(actual[0]), expected[0].numpy().transpose(0, 2, 3, 1), atol=1e-5)
+    # The stored vectors advanced exactly as torch's did.
+    np.testing.assert_allclose(np.asarray(discriminator.conv.u), net.conv.weight_u.numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(discriminator.cam.gap_fc.v), net.gap_fc.weight_v.numpy(), atol=1e-5)
+
+
+def test_discriminator_keys_are_checked_strictly(tmp_path):
+    state = torch_discriminator(n_layers=5).state_dict()
+    del state["gap_fc.weight_u"]
+    state["model.4.weight_orig"] = torch.zeros(16, 8, 3, 3)
+    path = tmp_path / "broken.pt"
+    torch.save({"disLA": state}, path)
+    with pytest.raises(WeightConversionError) as error:
+        load_official_network(path, network="disLA")
+    message = str(error.value)
+    assert "missing key 'gap_fc.weight_u'" in message
+    assert "shape mismatch for 'model.4.weight_orig'" in message
+    assert "[disLA]" in message
+
+
+def test_convert_command_takes_a_discriminator(tmp_path):
+    import keras
+
+    net = torch_discriminator(n_layers=7)
+    source = tmp_path / "photo2cartoon_weights.pt"
+    save_original(source, {"disGB": net}, legacy=True)
+    destination = tmp_path / "disGB.keras"
+    assert p2c(["convert", str(source), str(destination), "--network", "disGB"]) == 0
+    assert_parity(keras.saving.load_model(destination), net, size=128)
