@@ -147,7 +147,10 @@ class Generator(keras.Model):
     def _up(self, conv, norm, x):
         return ops.relu(norm(conv(reflect_pad(upsample_nearest(x), 1))))
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # `training` changes nothing (no dropout or batch statistics); it is accepted so that
+        # `stateless_call(..., training=...)` and a GAN's train step can pass it uniformly.
+        del training
         x = ops.relu(instance_norm(self.ConvBlock1_conv(reflect_pad(inputs, 3))))
         x = self.HourGlass2(self.HourGlass1(x))
         x = self._down(self.DownBlock2_conv, self._down(self.DownBlock1_conv, x))
