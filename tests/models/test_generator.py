@@ -17,11 +17,12 @@ def small_generator(**kwargs):
 
 
 def test_output_shapes_and_ranges():
+    keras.utils.set_random_seed(0)
     image, cam_logit, heatmap = small_generator()(np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)))
     assert image.shape == (2, 64, 64, 3)
     assert cam_logit.shape == (2, 2)
     assert heatmap.shape == (2, 16, 16, 1)
-    assert np.all(np.abs(image) < 1)
+    assert np.all(np.abs(image) <= 1)  # tanh; float32 rounds large inputs to exactly ±1
 
 
 def test_symbolic_output_shapes():
