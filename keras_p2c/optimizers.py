@@ -1,0 +1,319 @@
+"""The reference's optimiser and learning-rate schedule, and the two-optimiser holder the GAN trains with.
+
+* `ReferenceAdam`: `torch.optim.Adam(lr, betas, eps, weight_decay)` step for step. It differs from
+  `keras.optimizers.Adam` in two places (spec quirk g-8): the weight decay is *coupled* L2 (added to the
+  gradient before the moments, on every parameter) where Keras' `weight_decay` is decoupled, and epsilon is
+  added to the bias-corrected √v̂ where Keras adds it to the uncorrected √v (at step 1 with β₂ = 0.999 the two
+  differ by a factor √(1 − β₂) ≈ 0.03 in the effective epsilon).
+* `LinearDecayAfter`: constant, then linear to 0 (the reference's `decay_flag`).
+* `GANOptimizer`: the generators' and the discriminators' optimisers as one `keras.optimizers.Optimizer`, so
+  that what Keras does with `model.optimizer` covers both: the JAX trainer threads `optimizer.variables`
+  through its compiled step (a second optimiser's moments would otherwise be dropped), `BackupAndRestore`
+  builds `model.optimizer` before restoring, and `save_weights` / `load_weights` reach both.
+"""
+
+import dataclasses
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_p2c")
+class LinearDecayAfter(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant learning rate, then a linear fall to 0 (the reference's `decay_flag` schedule).
+
+    Keras evaluates a schedule at `optimizer.iterations`, the number of updates already applied, so
+    update k (0-based) uses `schedule(k)`. The reference (1-based step s) subtracts
+    `initial / (total_steps − decay_start)` *before* each update with s > decay_start, so update k gets
+
+        initial · (1 − max(0, k + 1 − decay_start) / (total_steps − decay_start))
+
+    which is `initial` up to update `decay_start − 1` and exactly 0 for the last update
+    (k = total_steps − 1), as the reference's step 1,000,000. Clipped at 0 beyond.
+
+    Args:
+        initial: the learning rate before the decay (1e-4).
+        decay_start: updates run at the full rate (500,000); None never decays.
+        total_steps: the update count at which the rate reaches 0 (1,000,000).
+
+    Example:
+    >>> schedule = LinearDecayAfter(1e-4, decay_start=500_000, total_steps=1_000_000)
+    >>> float(schedule(0)), float(schedule(749_999))
+    (0.0001, 5e-05)
+    """
+
+    def __init__(self, initial=1e-4, decay_start=500_000, total_steps=1_000_000, name=None):
+        if not (isinstance(initial, (int, float)) and initial > 0):
+            raise ValueError(f"`initial` must be a positive number. Received: initial={initial!r}")
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"`total_steps` must be a positive integer. Received: total_steps={total_steps!r}")
+        if decay_start is not None and (not isinstance(decay_start, int) or not 0 <= decay_start < total_steps):
+            raise ValueError(
+                f"`decay_start` must be an integer in [0, total_steps={total_steps}) or None. "
+                f"Received: decay_start={decay_start!r}"
+            )
+        self.initial = float(initial)
+        self.decay_start = decay_start
+        self.total_steps = total_steps
+        self.name = name
+
+    def __call__(self, step):
+        initial = ops.convert_to_tensor(self.initial, "float32")
+        if self.decay_start is None:
+            return initial
+        step = ops.cast(step, "float32")
+        decayed = ops.maximum(step + 1.0 - float(self.decay_start), 0.0) / float(self.total_steps - self.decay_start)
+        return initial * ops.maximum(1.0 - decayed, 0.0)
+
+    def get_config(self):
+        return {
+            "initial": self.initial,
+            "decay_start": self.decay_start,
+            "total_steps": self.total_steps,
+            "name": self.name,
+        }
+
+
+def _check_beta(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def _bias_correction(beta, step):
+    """1 − βᵗ in float32 without rounding β first.
+
+    float32(0.999) is 0.999000013, which makes a float32 `1 − 0.999ᵗ` 1.3e-5 too small at t = 1 (and the
+    update 6e-6 too large); torch computes it in float64. −expm1(t·ln β), with ln β taken in float64, is
+    accurate to float32 round-off at every t.
+    """
+    if beta == 0:
+        return ops.ones_like(step)
+    return -ops.expm1(step * math.log(beta))
+
+
+@keras.saving.register_keras_serializable(package="keras_p2c")
+class ReferenceAdam(keras.optimizers.Adam):
+    """Adam as `torch.optim.Adam`: coupled L2 weight decay, epsilon after the bias correction.
+
+    One update of a parameter θ with gradient g at step t (1-based), as torch's single-tensor Adam:
+
+        g ← g + weight_decay · θ
+        m ← m + (1 − β₁)(g − m);  v ← β₂ v + (1 − β₂) g²
+        θ ← θ − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    Every trainable variable is decayed (the reference includes ρ, w_γ, w_β, LIN γ/β and the spectral
+    `kernel`s). Variable constraints (the [0, 1] clip of ρ and w) are applied by Keras after the update,
+    which is where the reference clips.
+
+    Args:
+        learning_rate: float or `LearningRateSchedule` (e.g. `LinearDecayAfter`); the reference: 1e-4.
+        beta_1, beta_2: moment decay rates (the reference: 0.5, 0.999).
+        epsilon: added to √v̂ (torch's default and the reference: 1e-8; Keras' Adam default is 1e-7).
+        weight_decay: *coupled* L2 coefficient, torch's `weight_decay` (the reference: 1e-4); 0 for none.
+            Not Keras' decoupled `weight_decay` (that one is `keras.optimizers.AdamW`'s).
+        **kwargs: other `keras.optimizers.Optimizer` arguments (`name`, `clipnorm`, `use_ema`, ...).
+
+    Example:
+    >>> optimizer = ReferenceAdam(LinearDecayAfter(1e-4, 500_000, 1_000_000))
+    """
+
+    def __init__(self, learning_rate=1e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8, weight_decay=1e-4, **kwargs):
+        if kwargs.pop("amsgrad", False):
+            raise ValueError("ReferenceAdam does not implement amsgrad (the reference does not use it).")
+        beta_1 = _check_beta("beta_1", beta_1)
+        beta_2 = _check_beta("beta_2", beta_2)
+        if not (isinstance(epsilon, (int, float)) and epsilon >= 0):
+            raise ValueError(f"`epsilon` must be a non-negative number. Received: epsilon={epsilon!r}")
+        if weight_decay is None:
+            weight_decay = 0.0
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+            raise ValueError(f"`weight_decay` must be a non-negative number. Received: weight_decay={weight_decay!r}")
+        # The base class's `weight_decay` is the decoupled kind: keep it off and hold ours apart.
+        super().__init__(
+            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=float(epsilon), weight_decay=None, **kwargs
+        )
+        self.l2_weight_decay = float(weight_decay)
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        if self.l2_weight_decay:
+            gradient = gradient + self.l2_weight_decay * variable
+        step = ops.cast(self.iterations + 1, dtype)
+        index = self._get_variable_index(variable)
+        m = self._momentums[index]
+        v = self._velocities[index]
+        new_m = m + (1.0 - self.beta_1) * (gradient - m)
+        new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
+        self.assign(m, new_m)
+        self.assign(v, new_v)
+        denominator = ops.sqrt(new_v) / ops.sqrt(_bias_correction(self.beta_2, step)) + self.epsilon
+        step_size = lr / _bias_correction(self.beta_1, step)
+        self.assign_sub(variable, step_size * new_m / denominator)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("amsgrad", None)
+        config["weight_decay"] = self.l2_weight_decay
+        return config
+
+
+def reference_adam(learning_rate=1e-4, name=None):
+    """`ReferenceAdam` with the reference's settings: betas (0.5, 0.999), eps 1e-8, coupled L2 1e-4."""
+    return ReferenceAdam(learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8, weight_decay=1e-4, name=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class _VariableGroups:
+    # A plain holder: assigning lists of variables to an optimiser attribute would make its tracker
+    # adopt the *model's* variables as optimiser state.
+    generators: tuple
+    discriminators: tuple
+
+
+@keras.saving.register_keras_serializable(package="keras_p2c")
+class GANOptimizer(keras.optimizers.Optimizer):
+    """The generators' optimiser and the discriminators' optimiser, seen by Keras as one optimiser.
+
+    A GAN's `train_step` applies `g_optimizer` and `d_optimizer` itself (each to its own networks, at
+    different points of the step); this holder only makes Keras' bookkeeping see both:
+
+    * `variables` is both optimisers' state (own counters first, then `g_optimizer`'s, then
+      `d_optimizer`'s). The JAX trainer passes exactly `model.optimizer.variables` through the compiled
+      step and writes them back, so both optimisers' moments and iteration counters advance;
+      `group_slices` tells a stateless step which part belongs to which optimiser.
+    * `build` builds both (on their own variable groups), so `BackupAndRestore`, which builds
+      `model.optimizer` before `load_weights`, restores both.
+    * `save_weights` / `load_weights` reach the two as the attributes `g_optimizer` / `d_optimizer`;
+      this holder itself stores only its own two counters.
+    * `iterations` and `learning_rate` are the generator optimiser's (both advance once per step);
+      `optimizers` lists both, which Keras' `TensorBoard` callback logs as `learning_rate_<name>`.
+
+    Call `build_groups(generator_variables, discriminator_variables)` once (the GAN's `compile` does).
+
+    (`keras.optimizers.MultiOptimizer`, in recent Keras only, routes one gradient list by variable; it
+    refuses `LossScaleOptimizer`s inside, which mixed_float16 needs per optimiser here, and hides the
+    learning rate.)
+
+    Args:
+        g_optimizer: optimiser of the generators (an instance or anything `keras.optimizers.get` takes).
+        d_optimizer: optimiser of the discriminators (a different instance).
+        name: optimiser name.
+    """
+
+    def __init__(self, g_optimizer, d_optimizer, name="gan_optimizer", **kwargs):
+        for key in ("learning_rate", "weight_decay", "use_ema", "loss_scale_factor", "gradient_accumulation_steps"):
+            value = kwargs.pop(key, None)
+            if value:
+                raise ValueError(f"GANOptimizer does not take `{key}`: set it on g_optimizer and d_optimizer.")
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+        g_optimizer = keras.optimizers.get(g_optimizer)
+        d_optimizer = keras.optimizers.get(d_optimizer)
+        if g_optimizer is d_optimizer:
+            raise ValueError(
+                "g_optimizer and d_optimizer must be two optimiser instances (each keeps the moments of its own "
+                "networks). Received the same object twice."
+            )
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self._groups = None
+
+    def build_groups(self, generator_variables, discriminator_variables):
+        """Builds `g_optimizer` on the generators' variables and `d_optimizer` on the discriminators'."""
+        generator_variables = list(generator_variables)
+        discriminator_variables = list(discriminator_variables)
+        if self.built:
+            return
+        self._groups = _VariableGroups(tuple(generator_variables), tuple(discriminator_variables))
+        for optimizer, variables in ((self.g_optimizer, generator_variables), (self.d_optimizer, discriminator_variables)):
+            if not optimizer.built:
+                optimizer.build(variables)
+        super().build(generator_variables + discriminator_variables)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        if self._groups is None:
+            raise ValueError(
+                "GANOptimizer cannot split a flat variable list between its two optimisers: call "
+                "`build_groups(generator_variables, discriminator_variables)` first (Photo2CartoonGAN.compile does)."
+            )
+        self.build_groups(self._groups.generators, self._groups.discriminators)
+
+    @property
+    def variables(self):
+        return self._variables[:] + self.g_optimizer.variables + self.d_optimizer.variables
+
+    def group_slices(self):
+        """`(own, generators, discriminators)` slices of `variables`."""
+        own = len(self._variables)
+        g_end = own + len(self.g_optimizer.variables)
+        return slice(0, own), slice(own, g_end), slice(g_end, g_end + len(self.d_optimizer.variables))
+
+    @property
+    def optimizers(self):
+        return [self.g_optimizer, self.d_optimizer]
+
+    @property
+    def iterations(self):
+        return self.g_optimizer.iterations
+
+    @property
+    def learning_rate(self):
+        return self.g_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        # The base constructor stores its placeholder rate directly; later assignments (a
+        # LearningRateScheduler callback) set both optimisers.
+        if not hasattr(self, "g_optimizer"):
+            return
+        self.g_optimizer.learning_rate = learning_rate
+        self.d_optimizer.learning_rate = learning_rate
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError(
+            "GANOptimizer holds two optimisers that update at different points of the step: call "
+            "`g_optimizer.apply` / `d_optimizer.apply` (or their `stateless_apply`)."
+        )
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        self.apply(grads, trainable_variables)
+
+    def finalize_variable_values(self, var_list):
+        # Keras calls this with all trainable variables at the end of `fit` (EMA swap-in); route by group.
+        if self._groups is None:
+            return
+        self.g_optimizer.finalize_variable_values(list(self._groups.generators))
+        self.d_optimizer.finalize_variable_values(list(self._groups.discriminators))
+
+    def save_own_variables(self, store):
+        # The two optimisers save themselves (they are attributes); store only this holder's counters.
+        for i, variable in enumerate(self._variables):
+            store[str(i)] = keras.ops.convert_to_numpy(variable)
+
+    def load_own_variables(self, store):
+        if len(store.keys()) != len(self._variables):
+            raise ValueError(
+                f"Optimizer '{self.name}': the file holds {len(store.keys())} values for its own counters, "
+                f"expected {len(self._variables)}. It was not written by a GANOptimizer."
+            )
+        for i, variable in enumerate(self._variables):
+            variable.assign(store[str(i)])
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("g_optimizer", "d_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        return cls(**config)
