@@ -1,0 +1,53 @@
+"""Measures of a prepared face that tell a poor crop: how large it is, and how much of it lies outside the photo.
+
+The dataset tool skips such faces (a 40-pixel face enlarged to 256 teaches the generator blur; a
+crop half outside the photo is half white fill); `p2c cartoonize` still cartoonizes them and
+mentions it in its summary.
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceQuality:
+    """Attributes:
+    crop_side: side of the square crop in photo pixels (the generator sees it at 256).
+    outside: share of the crop that lies outside the photo, in [0, 1].
+    """
+
+    crop_side: int
+    outside: float
+
+    def enlargement(self, size=256):
+        return size / self.crop_side
+
+
+def crop_outside_fraction(photo_shape, rotation_matrix, box, samples=32):
+    """Share of a face crop outside the photo (filled white), from a `samples` x `samples` grid of crop pixels.
+
+    Args:
+        photo_shape: `(height, width, ...)` of the original photo.
+        rotation_matrix: the face's `(2, 3)` eye-levelling matrix.
+        box: its `CropBox` (eye-levelled coordinates).
+    """
+    from keras_p2c.faces.crop import crop_to_image_matrix
+
+    grid = (np.arange(samples) + 0.5) * box.side / samples - 0.5
+    xs, ys = np.meshgrid(grid, grid)
+    matrix = crop_to_image_matrix(rotation_matrix, box)
+    mapped = np.stack([xs.ravel(), ys.ravel()], axis=1) @ matrix[:, :2].T + matrix[:, 2]
+    height, width = photo_shape[:2]
+    inside = (
+        (mapped[:, 0] >= -0.5) & (mapped[:, 0] <= width - 0.5) & (mapped[:, 1] >= -0.5) & (mapped[:, 1] <= height - 0.5)
+    )
+    return 1.0 - float(inside.mean())
+
+
+def face_quality(prepared, photo_shape):
+    """`FaceQuality` of a `PreparedFace` cut from a photo of `photo_shape`."""
+    return FaceQuality(
+        crop_side=prepared.crop_box.side,
+        outside=crop_outside_fraction(photo_shape, prepared.matrix, prepared.crop_box),
+    )
