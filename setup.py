@@ -41,7 +41,6 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_p2c", "keras_p2c.*"]),
     include_package_data=True,
-    package_data={"keras_p2c": ["configs/*.yaml"]},
     install_requires=BASE,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["p2c = keras_p2c.cli:main"]},

@@ -12,6 +12,12 @@ import sys
 
 COMMANDS = {
     "convert": "keras_p2c.weights.convert_command",
+    "train": "keras_p2c.training.train_command",
+    "cartoonize": "keras_p2c.cartoonize_command",
+    "prepare-dataset": "keras_p2c.dataset_prep_command",
+    "export": "keras_p2c.export_command",
+    "serve": "keras_p2c.serving.serve_command",
+    "client": "keras_p2c.serving.client_command",
 }
 
 

@@ -11,6 +11,8 @@ import sys
 WORKLOADS = {
     "generator": "keras_p2c.benchmarks.generator",
     "data": "keras_p2c.benchmarks.data",
+    "pipeline": "keras_p2c.benchmarks.pipeline",
+    "serve": "keras_p2c.benchmarks.serve",
 }
 
 

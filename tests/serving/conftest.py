@@ -1,0 +1,47 @@
+"""One small exported generator shared by the serving tests (an export takes ~10 s on 2 cores)."""
+
+import numpy as np
+import pytest
+
+
+def encode_png(pixels):
+    import tensorflow as tf
+
+    return tf.io.encode_png(pixels).numpy()
+
+
+def face_like_png(height=256, width=256, seed=0):
+    """A smooth gradient with noise: PNG bytes and the uint8 pixels they hold."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 / width, y * 255 / height, (x + y) * 127 / (width + height)], axis=-1)
+    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype("uint8")
+    return encode_png(pixels), pixels
+
+
+def keras_cartoon(generator, pixels):
+    """What the export must reproduce: the Keras generator on [-1, 1] input, truncated to uint8."""
+    x = pixels[None].astype("float32") / 127.5 - 1.0
+    image = np.asarray(generator(x, training=False)[0])[0]
+    return np.clip((image + 1.0) * 127.5, 0, 255).astype("uint8")
+
+
+def decode_png(data):
+    import tensorflow as tf
+
+    return tf.io.decode_png(data, channels=3).numpy()
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """(generator, model_dir) with version 1 of a tiny generator (ngf 8, 2 blocks) at 256²."""
+    from keras_p2c.export import export_generator
+    from keras_p2c.models import Generator
+
+    generator = Generator(ngf=8, n_blocks=2, img_size=256, light=True)
+    generator.build((None, 256, 256, 3))
+    base = tmp_path_factory.mktemp("saved_models")
+    path = export_generator(generator, base_dir=base, name="photo2cartoon")
+    assert path.name == "1"
+    return generator, path.parent
+

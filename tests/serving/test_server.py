@@ -1,0 +1,202 @@
+"""`p2c serve`'s app on loopback (uvicorn in a thread), driven by the REST client and raw HTTP."""
+
+import base64
+import concurrent.futures
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from keras_p2c.benchmarks.serve import free_port
+from keras_p2c.serving import Client, ServingError
+from keras_p2c.serving.registry import ModelRegistry
+from keras_p2c.serving.server import create_app
+from tests.serving.conftest import decode_png, face_like_png, keras_cartoon
+
+MAX_BYTES = 8 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    import uvicorn
+
+    generator, model_dir = exported
+    registry = ModelRegistry(model_dir, poll_seconds=0.2)
+    registry.start_polling()
+    port = free_port()
+    config = uvicorn.Config(create_app(registry, max_request_bytes=MAX_BYTES), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not uvicorn_server.started:
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", generator, model_dir
+    uvicorn_server.should_exit = True
+    thread.join(10)
+    registry.stop_polling()
+
+
+def _raw(url, data=None, method=None, headers=None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_round_trip_matches_keras_generator(server):
+    url, generator, _ = server
+    png, pixels = face_like_png(seed=3)
+    cartoon = decode_png(Client(url, "photo2cartoon").cartoonize(png))
+    assert np.abs(cartoon.astype(int) - keras_cartoon(generator, pixels).astype(int)).max() <= 1
+
+
+def test_row_and_columnar_formats(server):
+    url, generator, _ = server
+    client = Client(url, "photo2cartoon")
+    png, _ = face_like_png(64, 48, seed=4)
+    b64 = {"b64": base64.b64encode(png).decode()}
+    rows = client.predict([b64, {"images": b64}])["predictions"]
+    columns = client.predict(inputs=[b64, b64])["outputs"]
+    assert len(rows) == len(columns) == 2
+    assert rows[0] == rows[1] == columns[0] == columns[1] and set(rows[0]) == {"b64"}
+
+    x = np.random.default_rng(5).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
+    image, cam_logit, heatmap = (np.asarray(t) for t in generator(x, training=False))
+    out = client.predict(inputs={"images": x.tolist()}, signature_name="predict_images")["outputs"]
+    assert sorted(out) == ["cam_logit", "heatmap", "image"]
+    np.testing.assert_allclose(np.array(out["cam_logit"]), cam_logit, atol=1e-4)
+    np.testing.assert_allclose(np.array(out["heatmap"]), heatmap, atol=1e-4)
+    rows = client.predict(x.tolist(), signature_name="predict_images")["predictions"]
+    assert len(rows) == 1 and sorted(rows[0]) == ["cam_logit", "heatmap", "image"]
+    np.testing.assert_allclose(np.array(rows[0]["image"]), image[0], atol=1e-4)
+
+
+def test_status_and_metadata(server):
+    url, _, _ = server
+    client = Client(url, "photo2cartoon")
+    status = client.status()["model_version_status"]
+    assert len(status) == 1 and status[0]["state"] == "AVAILABLE" and status[0]["status"]["error_code"] == "OK"
+    version = status[0]["version"]
+    assert Client(url, "photo2cartoon", version=int(version)).status() == client.status()
+    metadata = client.metadata()
+    assert metadata["model_spec"] == {"name": "photo2cartoon", "signature_name": "", "version": version}
+    defs = metadata["metadata"]["signature_def"]["signature_def"]
+    assert sorted(defs) == ["predict_images", "serving_default"]
+    assert defs["serving_default"]["inputs"]["images"]["dtype"] == "DT_STRING"
+    assert defs["serving_default"]["outputs"]["cartoon_bytes"]["dtype"] == "DT_STRING"
+    dims = defs["predict_images"]["inputs"]["images"]["tensor_shape"]["dim"]
+    assert [d["size"] for d in dims] == ["-1", "256", "256", "3"]
+
+
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        (b"{not json", 400, "JSON"),
+        (b"[1, 2]", 400, "object"),
+        (b'{"instances": []}', 400, "non-empty"),
+        (b'{"instances": [1], "inputs": [1]}', 400, "exactly one"),
+        (b'{"instances": [{"b64": "!!!"}]}', 400, "base64"),
+        (b'{"instances": [{"b64": "' + base64.b64encode(b"not an image at all").decode().encode() + b'"}]}', 400, "image"),
+        (b'{"instances": [{"b64": ""}]}', 400, "empty"),
+        (b'{"instances": [[1.0, 2.0]], "signature_name": "predict_images"}', 400, "shape"),
+        (b'{"instances": ["a"], "signature_name": "predict_images"}', 400, "number"),
+        (b'{"inputs": [[[[1.0], [2.0, 3.0]]]], "signature_name": "predict_images"}', 400, "lengths"),
+        (b'{"instances": [{"b64": "aGk="}], "signature_name": "nope"}', 404, "nope"),
+        (b'{"instances": [{"imgs": "x"}]}', 400, "images"),
+    ],
+)
+def test_bad_predict_requests_get_4xx_with_error(server, body, status, fragment):
+    url, _, _ = server
+    code, answer = _raw(f"{url}/v1/models/photo2cartoon:predict", data=body, method="POST")
+    assert code == status and set(answer) == {"error"} and fragment in answer["error"]
+
+
+@pytest.mark.parametrize(
+    "path, method, status",
+    [
+        ("/v1/models/unknown:predict", "POST", 404),
+        ("/v1/models/unknown", "GET", 404),
+        ("/v1/models/photo2cartoon/versions/99:predict", "POST", 404),
+        ("/v1/models/photo2cartoon/versions/99", "GET", 404),
+        ("/v1/models/photo2cartoon/versions/99/metadata", "GET", 404),
+        ("/v1/models/photo2cartoon/labels/stable:predict", "POST", 404),
+        ("/v1/models/photo2cartoon/versions/x:predict", "POST", 400),
+        ("/v1/models/photo2cartoon:explode", "POST", 404),
+        ("/v1/models/photo2cartoon:classify", "POST", 400),
+        ("/v2/anything", "GET", 404),
+        ("/v1/models/photo2cartoon", "DELETE", 405),
+    ],
+)
+def test_unknown_routes_models_and_versions(server, path, method, status):
+    url, _, _ = server
+    data = b'{"instances": [{"b64": "aGk="}]}' if method == "POST" else None
+    code, answer = _raw(url + path, data=data, method=method)
+    assert code == status and set(answer) == {"error"}
+
+
+def test_client_raises_serving_error(server):
+    url, _, _ = server
+    with pytest.raises(ServingError) as caught:
+        Client(url, "photo2cartoon").cartoonize(b"not an image")
+    assert caught.value.status == 400 and caught.value.message
+
+
+def test_body_over_the_limit_is_413(server):
+    url, _, _ = server
+    import httpx
+
+    big = b'{"instances": ["' + b"x" * (MAX_BYTES + 10) + b'"]}'
+    response = httpx.post(f"{url}/v1/models/photo2cartoon:predict", content=big, timeout=60)
+    assert response.status_code == 413 and "limit" in response.json()["error"]
+
+    def chunks():  # no Content-Length: the server must count while reading
+        for _ in range(MAX_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    response = httpx.post(f"{url}/v1/models/photo2cartoon:predict", content=chunks(), timeout=60)
+    assert response.status_code == 413 and "error" in response.json()
+
+
+def test_concurrent_clients(server):
+    url, generator, _ = server
+    png, pixels = face_like_png(seed=7)
+    expected = keras_cartoon(generator, pixels).astype(int)
+
+    def worker(_):
+        client = Client(url, "photo2cartoon")
+        return [np.abs(decode_png(client.cartoonize(png)).astype(int) - expected).max() for _ in range(10)]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = [d for worker_result in pool.map(worker, range(8)) for d in worker_result]
+    assert len(results) == 80 and max(results) <= 1
+
+
+def test_new_version_is_picked_up(server):
+    """Runs last in this module: it adds version 2 to the shared export."""
+    from keras_p2c.export import export_generator
+    from keras_p2c.models import Generator
+
+    url, _, model_dir = server
+    client = Client(url, "photo2cartoon")
+    assert client.status()["model_version_status"][0]["version"] == "1"
+    second = Generator(ngf=8, n_blocks=2, img_size=256)
+    second.build((None, 256, 256, 3))
+    path = export_generator(second, base_dir=model_dir.parent, name=model_dir.name)
+    assert path.name == "2"
+    deadline = time.time() + 60
+    while client.status()["model_version_status"][0]["version"] != "2":
+        assert time.time() < deadline, "version 2 was not picked up"
+        time.sleep(0.2)
+    png, pixels = face_like_png(seed=8)
+    cartoon = decode_png(client.cartoonize(png))
+    assert np.abs(cartoon.astype(int) - keras_cartoon(second, pixels).astype(int)).max() <= 1
+    code, answer = _raw(f"{url}/v1/models/photo2cartoon/versions/1", method="GET")
+    assert code == 404 and "error" in answer
