@@ -1,6 +1,7 @@
 """Benchmarks: one JSON per run under benchmarks/results/ (figure, machine, versions, min/median).
 
     python scripts/benchmark.py --what generator [--batch 1] [--precision float32|bf16|fp16] [--xla]
+    python scripts/benchmark.py --what train --backend jax --batch 16 --precision bf16
 """
 
 import argparse
@@ -13,6 +14,7 @@ WORKLOADS = {
     "data": "keras_p2c.benchmarks.data",
     "pipeline": "keras_p2c.benchmarks.pipeline",
     "serve": "keras_p2c.benchmarks.serve",
+    "train": "keras_p2c.benchmarks.train",
 }
 
 

@@ -84,10 +84,27 @@ def _predict(served, body):
     arrays, row_format = decode_request(body, served.input_specs(signature_name))
     try:
         outputs = served.predict(signature_name, arrays)
-    except tf.errors.InvalidArgumentError as error:
-        # e.g. bytes that are not an image: the client's input, not a server fault.
-        raise RequestError(f"invalid input for signature {signature_name!r}: {_op_error_text(error.message)}") from None
+    except _client_input_errors(tf) as error:
+        # e.g. bytes that are not an image, or a truncated one: the client's input, not a server fault.
+        text = _op_error_text(error.message) if isinstance(error, tf.errors.OpError) else str(error)
+        raise RequestError(f"invalid input for signature {signature_name!r}: {text}") from None
     return encode_response(outputs, row_format)
+
+
+def _client_input_errors(tf):
+    """Errors a signature raises because of what the client sent (TF Serving answers these with 400).
+
+    ValueError/TypeError come from the signature's argument checks (dtype or shape
+    the codec let through); the op errors from decoding and validating the data.
+    """
+    return (
+        tf.errors.InvalidArgumentError,
+        tf.errors.OutOfRangeError,
+        tf.errors.FailedPreconditionError,
+        tf.errors.DataLossError,
+        ValueError,
+        TypeError,
+    )
 
 
 def _op_error_text(message):

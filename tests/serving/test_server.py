@@ -96,6 +96,16 @@ def test_status_and_metadata(server):
     assert [d["size"] for d in dims] == ["-1", "256", "256", "3"]
 
 
+def _b64_instances(data):
+    return json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]}).encode()
+
+
+def _jpeg_bytes():
+    import tensorflow as tf
+
+    return tf.io.encode_jpeg(face_like_png()[1]).numpy()
+
+
 @pytest.mark.parametrize(
     "body, status, fragment",
     [
@@ -106,6 +116,8 @@ def test_status_and_metadata(server):
         (b'{"instances": [{"b64": "!!!"}]}', 400, "base64"),
         (b'{"instances": [{"b64": "' + base64.b64encode(b"not an image at all").decode().encode() + b'"}]}', 400, "image"),
         (b'{"instances": [{"b64": ""}]}', 400, "empty"),
+        (_b64_instances(face_like_png()[0][:300]), 400, "invalid input"),  # truncated PNG
+        (_b64_instances(_jpeg_bytes()[:400]), 400, "invalid input"),  # truncated JPEG
         (b'{"instances": [[1.0, 2.0]], "signature_name": "predict_images"}', 400, "shape"),
         (b'{"instances": ["a"], "signature_name": "predict_images"}', 400, "number"),
         (b'{"inputs": [[[[1.0], [2.0, 3.0]]]], "signature_name": "predict_images"}', 400, "lengths"),
