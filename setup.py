@@ -19,6 +19,8 @@ EXTRAS = {
     "gpu": ["tensorflow[and-cuda]>=2.18"],
     "jax": ["jax"],
     "serve": ["fastapi", "uvicorn", "httpx"],
+    # `p2c export --format onnx` (Keras' ONNX export goes through tf2onnx) and running the file.
+    "onnx": ["tf2onnx", "onnxruntime"],
     "test": [
         "pytest",
         "jax",
@@ -26,6 +28,8 @@ EXTRAS = {
         "fastapi",
         "uvicorn",
         "httpx",
+        "tf2onnx",
+        "onnxruntime",
         # Only to write checkpoints in the official .pt containers for tests;
         # keras-p2c itself reads them without torch.
         "torch==2.13.0",

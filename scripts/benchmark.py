@@ -15,6 +15,8 @@ WORKLOADS = {
     "pipeline": "keras_p2c.benchmarks.pipeline",
     "serve": "keras_p2c.benchmarks.serve",
     "train": "keras_p2c.benchmarks.train",
+    "train_parts": "keras_p2c.benchmarks.train_parts",
+    "runtimes": "keras_p2c.benchmarks.runtimes",
 }
 
 

@@ -41,3 +41,12 @@ def test_train_workload_runs_the_full_step(tmp_path, monkeypatch):
     assert result["figure"] == "train_step" and result["face_id"] is True
     assert result["compile_s"] > result["min_s"] > 0
     assert result["image_pairs_per_s"] == pytest.approx(1 / result["min_s"])
+
+
+@pytest.mark.slow
+def test_train_parts_workload_adds_up_the_step(tmp_path, monkeypatch):
+    _run_script(["--what", "train_parts", "--size", "96", "--repeats", "1", "--output-dir", str(tmp_path)], monkeypatch)
+    result = _only_result(tmp_path)
+    assert set(result["parts_min_s"]) == set(result["step_counts"])
+    assert all(seconds > 0 for seconds in result["parts_min_s"].values())
+    assert sum(result["share"].values()) == pytest.approx(1.0)
