@@ -328,9 +328,11 @@ class Photo2CartoonGAN(keras.Model):
         fake_scores = self._scores(run, {"A": fake_B2A, "B": fake_A2B}, training)
         return self.gan_losses.discriminator_terms(real_scores, fake_scores)
 
-    def _generator_terms(self, run, real_A, real_B, training):
-        fake_A2B, cam_A2B, _ = run("genA2B", real_A)
-        fake_B2A, cam_B2A, _ = run("genB2A", real_B)
+    def _generator_terms(self, run, real_A, real_B, training, translations=None):
+        """Every generator-update term. `translations`: `(genA2B(real_A), genB2A(real_B))` when already computed."""
+        if translations is None:
+            translations = (run("genA2B", real_A), run("genB2A", real_B))
+        (fake_A2B, cam_A2B, _), (fake_B2A, cam_B2A, _) = translations
         fake_A2B2A = run("genB2A", fake_A2B)[0]
         fake_B2A2B = run("genA2B", fake_B2A)[0]
         fake_A2A, cam_A2A, _ = run("genB2A", real_A)
@@ -371,11 +373,15 @@ class Photo2CartoonGAN(keras.Model):
         network = getattr(self, name)
         return network(inputs, training=training) if name in DISCRIMINATORS else network(inputs)
 
-    def _update(self, optimizer, variables, objective, total):
-        """Runs `objective()` under a tape and applies `optimizer` to the gradient of its term `total`."""
+    def _update(self, optimizer, variables, objective, total, tape=None):
+        """Runs `objective()` under a tape and applies `optimizer` to the gradient of its term `total`.
+
+        `tape`: a tape that already recorded part of the objective, resumed here; by default a new one.
+        """
         import tensorflow as tf
 
-        with tf.GradientTape() as tape:
+        tape = tape or tf.GradientTape()
+        with tape:
             terms = objective()
             # Under a distribution strategy the optimiser sums the replicas' gradients.
             scaled = optimizer.scale_loss(terms[total] * _distribution_loss_scale())
@@ -383,9 +389,17 @@ class Photo2CartoonGAN(keras.Model):
         return terms
 
     def _stateful_train_step(self, data):
+        import tensorflow as tf
+
         real_A, real_B = _unpack_batch(data)
-        fake_A2B = ops.stop_gradient(self.genA2B(real_A)[0])
-        fake_B2A = ops.stop_gradient(self.genB2A(real_B)[0])
+        # The discriminator update does not touch the generators, so the translations it judges are the
+        # ones the generator update starts from: run them once, on the generator update's tape, and
+        # give the discriminator update constant copies (2 of the step's 8 generator forwards saved).
+        g_tape = tf.GradientTape()
+        with g_tape:
+            translations = (self.genA2B(real_A), self.genB2A(real_B))
+        fake_A2B = ops.stop_gradient(translations[0][0])
+        fake_B2A = ops.stop_gradient(translations[1][0])
         d_terms = self._update(
             self.d_optimizer,
             self.discriminator_variables,
@@ -395,8 +409,9 @@ class Photo2CartoonGAN(keras.Model):
         g_terms = self._update(
             self.g_optimizer,
             self.generator_variables,
-            lambda: self._generator_terms(self._run, real_A, real_B, training=True),
+            lambda: self._generator_terms(self._run, real_A, real_B, training=True, translations=translations),
             "g_loss",
+            tape=g_tape,
         )
         self._track({**d_terms, **g_terms})
         return self._logs()
