@@ -93,7 +93,8 @@ def _source_name(source):
     return str(os.fspath(source))
 
 
-def _resolve_segmenter(segmenter):
+def resolve_segmenter(segmenter):
+    """`"auto"`, `None`, a `.tflite` path or a callable → the mask function faces are prepared with (or None)."""
     if segmenter is None or callable(segmenter):
         return segmenter
     from keras_p2c.faces.mask_model import FETCH_COMMAND, default_model_path
@@ -178,7 +179,7 @@ class Photo2Cartoon:
         self.min_confidence = detect.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
         self.detect_size = detect.DEFAULT_MAX_SIDE if detect_size is None else detect_size
         self.min_face_size = detect.DEFAULT_MIN_FACE_SIZE if min_face_size is None else min_face_size
-        self.segmenter = _resolve_segmenter(segmenter)
+        self.segmenter = resolve_segmenter(segmenter)
         self.generator = load_generator(weights, cache_dir=cache_dir, url=weights_url, progress=progress)
 
     # -- steps ---------------------------------------------------------------------------------

@@ -17,9 +17,13 @@ _HIDDEN_SIGNATURES = ("__saved_model_init_op",)
 
 
 class ServedVersion:
-    """One loaded SavedModel version: callable signatures and their SignatureDefs as JSON."""
+    """One loaded SavedModel version: callable signatures and their SignatureDefs as JSON.
 
-    def __init__(self, path, version):
+    `extensions` maps extra signature names to objects computed by the server around this version
+    (`input_specs`, `signature_def`, `predict(served, arrays)`), e.g. `photo.PhotoSignature`.
+    """
+
+    def __init__(self, path, version, extensions=None):
         import tensorflow as tf
 
         self.path = Path(path)
@@ -27,8 +31,12 @@ class ServedVersion:
         self.module = tf.saved_model.load(str(self.path))
         self.signatures = {k: v for k, v in self.module.signatures.items() if k not in _HIDDEN_SIGNATURES}
         self.signature_defs = _signature_defs(self.path / "saved_model.pb")
+        self.extensions = dict(extensions or {})
+        self.signature_defs.update({name: ext.signature_def for name, ext in self.extensions.items()})
 
     def input_specs(self, signature_name):
+        if signature_name in self.extensions:
+            return dict(self.extensions[signature_name].input_specs)
         _, specs = self.signature(signature_name).structured_input_signature
         return dict(specs)
 
@@ -36,15 +44,18 @@ class ServedVersion:
         try:
             return self.signatures[signature_name]
         except KeyError:
+            available = sorted([*self.signatures, *self.extensions])
             raise NotFoundError(
                 f"Serving signature name: \"{signature_name}\" not found in signature def "
-                f"(available: {', '.join(sorted(self.signatures))})"
+                f"(available: {', '.join(available)})"
             ) from None
 
     def predict(self, signature_name, arrays):
         """Runs a signature on dict input name → array; returns dict output name → array."""
         import tensorflow as tf
 
+        if signature_name in self.extensions:
+            return self.extensions[signature_name].predict(self, arrays)
         function = self.signature(signature_name)
         outputs = function(**{name: tf.constant(value) for name, value in arrays.items()})
         return {name: tensor.numpy() for name, tensor in outputs.items()}
@@ -72,12 +83,14 @@ class ModelRegistry:
         model_dir: `saved_models/<name>`, holding numeric version folders.
         name: the model name in URLs (default: the folder's name).
         poll_seconds: how often the polling thread looks for a new version.
+        extensions: extra signatures computed by the server around each version (see `ServedVersion`).
     """
 
-    def __init__(self, model_dir, name=None, poll_seconds=2.0):
+    def __init__(self, model_dir, name=None, poll_seconds=2.0, extensions=None):
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.resolve().name
         self.poll_seconds = poll_seconds
+        self.extensions = dict(extensions or {})
         self._current = None
         self._failed = set()
         self._lock = threading.Lock()
@@ -101,7 +114,7 @@ class ModelRegistry:
             newest = max(versions, default=None)
             if newest is not None and (self._current is None or newest > self._current.version):
                 try:
-                    self._current = ServedVersion(self.model_dir / str(newest), newest)
+                    self._current = ServedVersion(self.model_dir / str(newest), newest, self.extensions)
                 except Exception:
                     self._failed.add(newest)  # report a broken version once, not on every poll
                     raise

@@ -12,6 +12,12 @@ def add_arguments(parser):
     parser.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES, help="larger bodies get 413")
     parser.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for a new version")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--full-photo",
+        action="store_true",
+        help="add a 'cartoonize_photo' signature: raw photos in, the server detects, aligns and masks the face "
+        "(p2c serve only; real TF Serving has no such signature)",
+    )
 
 
 def run(args):
@@ -21,7 +27,12 @@ def run(args):
     from keras_p2c.serving.server import serve
 
     try:
-        registries = [ModelRegistry(d, poll_seconds=args.poll_seconds) for d in args.model_dirs]
+        extensions = {}
+        if args.full_photo:
+            from keras_p2c.serving.photo import PHOTO_SIGNATURE, PhotoSignature
+
+            extensions[PHOTO_SIGNATURE] = PhotoSignature()
+        registries = [ModelRegistry(d, poll_seconds=args.poll_seconds, extensions=extensions) for d in args.model_dirs]
     except (OSError, ValueError) as error:
         print(f"p2c serve: {error}", file=sys.stderr)
         return 1

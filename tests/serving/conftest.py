@@ -1,5 +1,9 @@
 """One small exported generator shared by the serving tests (an export takes ~10 s on 2 cores)."""
 
+import contextlib
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -45,3 +49,29 @@ def exported(tmp_path_factory):
     assert path.name == "1"
     return generator, path.parent
 
+
+
+@contextlib.contextmanager
+def running_server(registry, **app_options):
+    """`p2c serve`'s app for `registry` on a loopback port (uvicorn in a thread, polling on); yields its URL."""
+    import uvicorn
+
+    from keras_p2c.benchmarks.serve import free_port
+    from keras_p2c.serving.server import create_app
+
+    registry.start_polling()
+    port = free_port()
+    config = uvicorn.Config(create_app(registry, **app_options), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started:
+            assert time.time() < deadline, "server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        registry.stop_polling()

@@ -3,7 +3,6 @@
 import base64
 import concurrent.futures
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -11,35 +10,19 @@ import urllib.request
 import numpy as np
 import pytest
 
-from keras_p2c.benchmarks.serve import free_port
 from keras_p2c.serving import Client, ServingError
 from keras_p2c.serving.registry import ModelRegistry
-from keras_p2c.serving.server import create_app
-from tests.serving.conftest import decode_png, face_like_png, keras_cartoon
+from tests.serving.conftest import decode_png, face_like_png, keras_cartoon, running_server
 
 MAX_BYTES = 8 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def server(exported):
-    import uvicorn
-
     generator, model_dir = exported
     registry = ModelRegistry(model_dir, poll_seconds=0.2)
-    registry.start_polling()
-    port = free_port()
-    config = uvicorn.Config(create_app(registry, max_request_bytes=MAX_BYTES), host="127.0.0.1", port=port, log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not uvicorn_server.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", generator, model_dir
-    uvicorn_server.should_exit = True
-    thread.join(10)
-    registry.stop_polling()
+    with running_server(registry, max_request_bytes=MAX_BYTES) as url:
+        yield url, generator, model_dir
 
 
 def _raw(url, data=None, method=None, headers=None):
