@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_p2c.benchmarks.serve import load_run, serve_subprocess
 from keras_p2c.cli import main
+from keras_p2c.serving import Client
 from tests.serving.conftest import decode_png, face_like_png, keras_cartoon
 
 
@@ -16,7 +17,9 @@ def test_export_serve_client_commands(exported, tmp_path, capsys):
 
     png, pixels = face_like_png(seed=11)
     (tmp_path / "face.png").write_bytes(png)
-    with serve_subprocess(model_dir) as url:
+    with serve_subprocess(model_dir, extra_args=["--full-photo"]) as url:
+        signatures = Client(url, "p2c").metadata()["metadata"]["signature_def"]["signature_def"]
+        assert "cartoonize_photo" in signatures and "serving_default" in signatures
         code = main(["client", str(tmp_path / "face.png"), "-o", str(tmp_path / "out" / "cartoon.png"), "--url", url, "--model", "p2c"])
         assert code == 0
         cartoon = decode_png((tmp_path / "out" / "cartoon.png").read_bytes())
