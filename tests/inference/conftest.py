@@ -1,4 +1,4 @@
-"""Shared fixtures: the astronaut photo, a small generator checkpoint written with torch, predictors on it.
+"""Shared fixtures: two faces in one photo, a small generator checkpoint written with torch, predictors on it.
 
 The generator is ngf 8, 2 blocks (light, 256 input like the face pipeline): the whole photo → cartoon
 path at a fraction of the released network's cost. Predictors share one converted `Generator`, so Keras
@@ -8,28 +8,11 @@ traces its predict function once for the session.
 import numpy as np
 import pytest
 
-from keras_p2c.faces import default_model_path
-
-
-@pytest.fixture(scope="session")
-def astronaut():
-    data = pytest.importorskip("skimage.data", reason="scikit-image (test extra) provides the astronaut photo")
-    return data.astronaut()
-
 
 @pytest.fixture(scope="session")
 def two_faces(astronaut):
     """The astronaut and her mirror image side by side (512 x 1024): two faces."""
     return np.hstack([astronaut, astronaut[:, ::-1]])
-
-
-@pytest.fixture(scope="session")
-def segmenter():
-    if not default_model_path().is_file():
-        pytest.skip(f"mask model {default_model_path()} absent; run `python -m keras_p2c.faces.mask_model`")
-    from keras_p2c.faces import get_segmenter
-
-    return get_segmenter()
 
 
 def write_small_checkpoint(path, paddle=False, seed=0):

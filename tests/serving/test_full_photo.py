@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_p2c.faces import default_model_path
 from keras_p2c.serving import Client, ServingError
 from keras_p2c.serving.photo import PHOTO_SIGNATURE, PhotoSignature
 from keras_p2c.serving.registry import ModelRegistry
@@ -14,17 +13,9 @@ from tests.serving.conftest import decode_png, running_server
 
 
 @pytest.fixture(scope="module")
-def astronaut():
-    data = pytest.importorskip("skimage.data", reason="scikit-image (test extra) provides the astronaut photo")
-    return data.astronaut()
-
-
-@pytest.fixture(scope="module")
-def photo_server(exported):
-    if not default_model_path().is_file():
-        pytest.skip(f"mask model {default_model_path()} absent; run `python -m keras_p2c.faces.mask_model`")
+def photo_server(exported, segmenter):
     generator, model_dir = exported
-    registry = ModelRegistry(model_dir, poll_seconds=5, extensions={PHOTO_SIGNATURE: PhotoSignature()})
+    registry = ModelRegistry(model_dir, poll_seconds=5, extensions={PHOTO_SIGNATURE: PhotoSignature(segmenter)})
     with running_server(registry) as url:
         yield url, generator
 
@@ -37,8 +28,7 @@ def _b64(data):
     return {"b64": base64.b64encode(data).decode("ascii")}
 
 
-def test_a_raw_photo_gives_the_predictors_cartoon_and_the_pasted_photo(photo_server, astronaut):
-    from keras_p2c.faces import get_segmenter
+def test_a_raw_photo_gives_the_predictors_cartoon_and_the_pasted_photo(photo_server, astronaut, segmenter):
     from keras_p2c.faces.prepare import prepare_faces
 
     url, generator = photo_server
@@ -49,7 +39,7 @@ def test_a_raw_photo_gives_the_predictors_cartoon_and_the_pasted_photo(photo_ser
     pasted = decode_png(base64.b64decode(prediction["pasted_bytes"]["b64"]))
 
     # What the Keras side gives for the same photo: same preparation, the generator, the same composite.
-    (face,) = prepare_faces(astronaut, segmenter=get_segmenter())
+    (face,) = prepare_faces(astronaut, segmenter=segmenter)
     output = np.asarray(generator(face.input_256[None], training=False)[0])[0]
     expected = face.composite(output)
     assert cartoon.shape == (256, 256, 3)
