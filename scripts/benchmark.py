@@ -17,6 +17,7 @@ WORKLOADS = {
     "train": "keras_p2c.benchmarks.train",
     "train_parts": "keras_p2c.benchmarks.train_parts",
     "runtimes": "keras_p2c.benchmarks.runtimes",
+    "roofline": "keras_p2c.benchmarks.roofline",
 }
 
 

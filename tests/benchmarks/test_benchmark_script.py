@@ -50,3 +50,15 @@ def test_train_parts_workload_adds_up_the_step(tmp_path, monkeypatch):
     assert set(result["parts_min_s"]) == set(result["step_counts"])
     assert all(seconds > 0 for seconds in result["parts_min_s"].values())
     assert sum(result["share"].values()) == pytest.approx(1.0)
+
+
+def test_roofline_workload_gives_rates_and_the_generator_bound(tmp_path, monkeypatch):
+    from keras_p2c.benchmarks import roofline
+
+    monkeypatch.setattr(roofline, "MATRIX_SIZE", 256)  # the shape, not the speed, is under test
+    _run_script(["--what", "roofline", "--repeats", "1", "--output-dir", str(tmp_path)], monkeypatch)
+    result = _only_result(tmp_path)
+    rates = {key: value for key, value in result.items() if key.endswith("_gflops")}
+    assert len(rates) == 1 + len(roofline.CONVOLUTIONS) and all(rate > 0 for rate in rates.values())
+    assert result["matmul_size"] == 256
+    assert result["generator_lower_bound_s"] == pytest.approx(roofline.GENERATOR_GFLOP / result["matmul_gflops"])
