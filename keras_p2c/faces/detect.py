@@ -59,12 +59,35 @@ class Face:
         }
 
 
+class _TensorFlowOutputs:
+    """An MTCNN stage network whose outputs are TensorFlow tensors whatever the Keras backend.
+
+    mtcnn builds its networks with `tf.keras` (Keras 3, so the active backend) but post-processes
+    their outputs with TensorFlow ops and `.numpy()`; under `KERAS_BACKEND=jax` the outputs are JAX
+    arrays and mtcnn fails. This wrapper runs the network on NumPy input and hands TensorFlow tensors on.
+    """
+
+    def __init__(self, network):
+        self.network = network
+
+    def __call__(self, inputs):
+        import tensorflow as tf
+
+        outputs = self.network(np.asarray(inputs))
+        return tuple(tf.constant(np.asarray(output)) for output in outputs)
+
+
 @functools.lru_cache(maxsize=None)
 def get_detector():
     """The process-wide MTCNN instance (building it loads three networks; do it once)."""
+    import keras
     from mtcnn import MTCNN  # imports TensorFlow: only when detection is needed
 
-    return MTCNN()
+    detector = MTCNN()
+    if keras.backend.backend() != "tensorflow":
+        for stage in detector.stages:
+            stage._model = _TensorFlowOutputs(stage.model)
+    return detector
 
 
 def _check_rgb(rgb):
