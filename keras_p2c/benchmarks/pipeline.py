@@ -18,13 +18,13 @@ def test_photo():
     import cv2
     from skimage import data
 
+    from keras_p2c.faces.images import encode_image
+
     width, height = PHOTO_SIZE
     face = cv2.resize(data.astronaut(), (height, height), interpolation=cv2.INTER_CUBIC)
     pad = (width - height) // 2
     photo = cv2.copyMakeBorder(face, 0, 0, pad, width - height - pad, cv2.BORDER_REFLECT_101)
-    ok, encoded = cv2.imencode(".jpg", photo[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
-    assert ok
-    return encoded.tobytes()
+    return encode_image(photo, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92])
 
 
 def _stages(predictor, jpeg):

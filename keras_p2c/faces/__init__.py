@@ -42,6 +42,7 @@ _EXPORTS = {
         "ImageTooLargeError",
         "read_image",
         "write_bytes_atomic",
+        "encode_image",
         "write_image_atomic",
     ],
     "keras_p2c.faces.mask_model": ["MaskModelError", "default_model_path", "fetch_mask_model"],

@@ -238,21 +238,17 @@ def read_image(source, max_pixels=DEFAULT_MAX_PIXELS):
         raise ImageReadError(f"{name}: {error}; expected 1-4 channels of 8/16-bit or float samples.") from None
 
 
-def write_image_atomic(path, rgb, params=None):
-    """Write an RGB (or gray) uint8 image so that `path` is either absent, the old file, or complete.
-
-    The image is encoded in memory, written to a temporary file in the same folder and renamed over
-    `path`; an interruption leaves no half-written image. The format comes from the suffix.
+def encode_image(rgb, suffix=".png", params=None):
+    """Encode an RGB (or RGBA, or gray) uint8 image in memory; returns the file's bytes.
 
     Args:
-        path: destination file (`.png`, `.jpg`, ...); its folder is created if needed.
         rgb: `(H, W, 3)` RGB, `(H, W, 4)` RGBA or `(H, W)` gray array, uint8 (or uint16 for PNG).
+        suffix: the format, as a file suffix (`.png`, `.jpg`, ...).
         params: optional `cv2.imencode` parameters, e.g. `[cv2.IMWRITE_JPEG_QUALITY, 95]`.
 
-    Returns:
-        The destination as a `pathlib.Path`.
+    Raises:
+        ValueError: the array is not an image OpenCV can encode in that format.
     """
-    path = Path(path)
     rgb = np.asarray(rgb)
     if rgb.ndim == 3 and rgb.shape[2] == 3:
         encoded_input = rgb[:, :, ::-1]
@@ -263,14 +259,31 @@ def write_image_atomic(path, rgb, params=None):
     else:
         raise ValueError(f"Expected an (H, W), (H, W, 3) or (H, W, 4) image. Received: shape={rgb.shape}")
     try:
-        ok, encoded = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(encoded_input), params or [])
+        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(encoded_input), params or [])
     except cv2.error:
         ok = False
     if not ok:
-        raise ValueError(
-            f"OpenCV could not encode an image of shape {rgb.shape}, dtype {rgb.dtype} as {path.suffix!r}."
-        )
-    write_bytes_atomic(path, encoded.tobytes())
+        raise ValueError(f"OpenCV could not encode an image of shape {rgb.shape}, dtype {rgb.dtype} as {suffix!r}.")
+    return encoded.tobytes()
+
+
+def write_image_atomic(path, rgb, params=None):
+    """Write an RGB (or gray) uint8 image so that `path` is either absent, the old file, or complete.
+
+    The image is encoded in memory (`encode_image`), written to a temporary file in the same folder
+    and renamed over `path`; an interruption leaves no half-written image. The format comes from the
+    suffix.
+
+    Args:
+        path: destination file (`.png`, `.jpg`, ...); its folder is created if needed.
+        rgb: `(H, W, 3)` RGB, `(H, W, 4)` RGBA or `(H, W)` gray array, uint8 (or uint16 for PNG).
+        params: optional `cv2.imencode` parameters, e.g. `[cv2.IMWRITE_JPEG_QUALITY, 95]`.
+
+    Returns:
+        The destination as a `pathlib.Path`.
+    """
+    path = Path(path)
+    write_bytes_atomic(path, encode_image(rgb, path.suffix or ".png", params))
     return path
 
 

@@ -13,22 +13,14 @@ It is listed in the model's metadata next to the export's own signatures. A phot
 bytes that are not an image, get a 400 naming the instance.
 """
 
-import cv2
 import numpy as np
 
-from keras_p2c.faces.images import DEFAULT_MAX_PIXELS
+from keras_p2c.faces.images import DEFAULT_MAX_PIXELS, encode_image
 from keras_p2c.serving.codec import RequestError
 
 PHOTO_SIGNATURE = "cartoonize_photo"
 _INPUT = "images"
 _OUTPUTS = ("cartoon_bytes", "pasted_bytes")
-
-
-def _png(rgb):
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a PNG")
-    return encoded.tobytes()
 
 
 def _string_tensor_def(name):
@@ -87,6 +79,6 @@ class PhotoSignature:
         cartoons = np.empty(len(prepared), dtype=object)
         pasted = np.empty(len(prepared), dtype=object)
         for row, ((photo, face), image) in enumerate(zip(prepared, images)):
-            cartoons[row] = _png(face.composite(image))
-            pasted[row] = _png(face.paste(photo, image))
+            cartoons[row] = encode_image(face.composite(image))
+            pasted[row] = encode_image(face.paste(photo, image))
         return {"cartoon_bytes": cartoons, "pasted_bytes": pasted}

@@ -2,10 +2,10 @@
 
 import base64
 
-import cv2
 import numpy as np
 import pytest
 
+from keras_p2c.faces.images import encode_image
 from keras_p2c.serving import Client, ServingError
 from keras_p2c.serving.photo import PHOTO_SIGNATURE, PhotoSignature
 from keras_p2c.serving.registry import ModelRegistry
@@ -20,10 +20,6 @@ def photo_server(exported, segmenter):
         yield url, generator
 
 
-def _png(rgb):
-    return cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))[1].tobytes()
-
-
 def _b64(data):
     return {"b64": base64.b64encode(data).decode("ascii")}
 
@@ -32,7 +28,7 @@ def test_a_raw_photo_gives_the_predictors_cartoon_and_the_pasted_photo(photo_ser
     from keras_p2c.faces.prepare import prepare_faces
 
     url, generator = photo_server
-    response = Client(url, "photo2cartoon").predict([_b64(_png(astronaut))], signature_name=PHOTO_SIGNATURE)
+    response = Client(url, "photo2cartoon").predict([_b64(encode_image(astronaut))], signature_name=PHOTO_SIGNATURE)
     (prediction,) = response["predictions"]
     assert sorted(prediction) == ["cartoon_bytes", "pasted_bytes"]
     cartoon = decode_png(base64.b64decode(prediction["cartoon_bytes"]["b64"]))
@@ -60,7 +56,7 @@ def test_metadata_lists_the_photo_signature(photo_server):
 @pytest.mark.parametrize(
     "data, fragment",
     [
-        (_png(np.full((200, 300, 3), 255, np.uint8)), "instance 0: no face found"),
+        (encode_image(np.full((200, 300, 3), 255, np.uint8)), "instance 0: no face found"),
         (b"definitely not an image", "instance 0: cannot decode"),
     ],
 )
