@@ -7,7 +7,7 @@ def add_arguments(parser):
     parser.add_argument(
         "weights",
         nargs="?",
-        help="generator weights: .keras, .weights.h5 (with --ngf/--n-blocks), or an official .pt/.pdparams checkpoint",
+        help="generator weights: .keras, .weights.h5 (options read off the file), or an official .pt/.pdparams checkpoint",
     )
     parser.add_argument("--base-dir", default="saved_models", help="folder holding one sub-folder per model name")
     parser.add_argument("--name", default="photo2cartoon", help="model name (the folder TF Serving serves)")
@@ -18,29 +18,8 @@ def add_arguments(parser):
         help="savedmodel (TF Serving, default); litert/onnx write <base-dir>/<name>.tflite/.onnx (float input [1,256,256,3])",
     )
     parser.add_argument("--random", action="store_true", help="export an untrained generator (to try the pipeline)")
-    parser.add_argument("--ngf", type=int, default=32, help="generator width for .weights.h5 / --random (default 32)")
-    parser.add_argument("--n-blocks", type=int, default=4, help="residual blocks for .weights.h5 / --random (default 4)")
-
-
-def load_generator(weights, ngf=32, n_blocks=4):
-    """Any generator weights file the project reads → a built Keras generator."""
-    from pathlib import Path
-
-    import keras
-
-    from keras_p2c.models import Generator
-
-    name = Path(weights).name
-    if name.endswith(".keras"):
-        return keras.saving.load_model(weights)
-    if name.endswith(".weights.h5"):
-        generator = Generator(ngf=ngf, n_blocks=n_blocks)
-        generator.build((None, 256, 256, 3))
-        generator.load_weights(weights)
-        return generator
-    from keras_p2c.weights.convert import load_official_network
-
-    return load_official_network(weights, network="genA2B")
+    parser.add_argument("--ngf", type=int, default=32, help="generator width for --random (default 32)")
+    parser.add_argument("--n-blocks", type=int, default=4, help="residual blocks for --random (default 4)")
 
 
 def run(args):
@@ -50,6 +29,7 @@ def run(args):
     from keras_p2c.models import Generator
     from keras_p2c.weights import CheckpointError
     from keras_p2c.weights.porting import WeightConversionError
+    from keras_p2c.weights.release import load_generator
 
     if (args.weights is None) == (not args.random):
         print("p2c export: give a weights file, or --random for an untrained generator", file=sys.stderr)
@@ -59,7 +39,7 @@ def run(args):
             generator = Generator(ngf=args.ngf, n_blocks=args.n_blocks)
             generator.build((None, 256, 256, 3))
         else:
-            generator = load_generator(args.weights, ngf=args.ngf, n_blocks=args.n_blocks)
+            generator = load_generator(args.weights, progress=False)
         if args.format == "savedmodel":
             path = export_generator(generator, base_dir=args.base_dir, name=args.name)
         else:
