@@ -31,6 +31,7 @@ import numpy as np
 
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE, DEFAULT_MIN_CONFIDENCE
 from keras_p2c.faces.images import DEFAULT_MAX_PIXELS
+from keras_p2c.image_files import name_bytes, printable_name
 
 REPORT_NAME = "prepare_report.json"
 SKIPPED_CSV_NAME = "prepare_skipped.csv"
@@ -91,7 +92,7 @@ class PrepOptions:
 
 def split_of(key, test_fraction, seed=0):
     """`"test"` or `"train"` for an output key, from a hash of the key (stable as photos are added)."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:".encode("ascii") + name_bytes(key)).digest()
     return "test" if int.from_bytes(digest[:8], "big") / 2.0**64 < test_fraction else "train"
 
 
@@ -307,7 +308,9 @@ def _write_reports(root, options, records, summary):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["file", "status", "reason"])
-    writer.writerows((r["file"], r["status"], r["reason"]) for r in ordered if r["status"] in ("skipped", "failed"))
+    writer.writerows(
+        (printable_name(r["file"]), r["status"], r["reason"]) for r in ordered if r["status"] in ("skipped", "failed")
+    )
     write_bytes_atomic(Path(root) / SKIPPED_CSV_NAME, buffer.getvalue().encode("utf-8"))
 
 

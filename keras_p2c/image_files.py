@@ -30,6 +30,20 @@ class InputFile:
     key: str
 
 
+def name_bytes(name):
+    """The bytes a file name stands for, also when it is not valid UTF-8.
+
+    Python decodes such names with lone surrogates (`caf\udce9` for Latin-1 `café`); `surrogateescape` gives
+    their original bytes back, and for every valid UTF-8 name the same bytes as `encode("utf-8")`.
+    """
+    return str(name).encode("utf-8", "surrogateescape")
+
+
+def printable_name(name):
+    """A file name safe to print or write as UTF-8: undecodable bytes shown as `\xe9` escapes."""
+    return name_bytes(name).decode("utf-8", "backslashreplace")
+
+
 def is_image_name(path):
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 

@@ -13,8 +13,13 @@ string outputs go back as `{"b64": "..."}`.
 
 import base64
 import binascii
+import math
 
 import numpy as np
+
+# Deeper lists than any tensor a signature takes (images are rank 4): bounding the depth keeps a hostile
+# body from exhausting the recursion stack.
+MAX_NESTING_DEPTH = 32
 
 
 class RequestError(Exception):
@@ -43,6 +48,8 @@ def _leaf(value, is_string, where):
         raise RequestError(f"{where}: expected a string or {{\"b64\": ...}}, got {type(value).__name__}")
     # bool is an int in Python; a number tensor takes only real numbers.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RequestError(f"{where}: {value} is not a finite number")
         return value
     raise RequestError(f"{where}: expected a number, got {json_type(value)}")
 
@@ -58,25 +65,36 @@ def _to_array(value, spec, where):
     is_string = spec.dtype.name == "string"
     leaves = []
 
-    def walk(node, depth_path):
+    def walk(node, depth):
         if isinstance(node, list):
-            shapes = [walk(child, depth_path) for child in node]
+            if depth >= MAX_NESTING_DEPTH:
+                raise RequestError(f"{where}: lists nested more than {MAX_NESTING_DEPTH} levels deep")
+            shapes = [walk(child, depth + 1) for child in node]
             if any(shape != shapes[0] for shape in shapes[1:]):
                 raise RequestError(f"{where}: lists of different lengths (the tensor must be rectangular)")
             return (len(node),) + (shapes[0] if shapes else ())
         leaves.append(_leaf(node, is_string, where))
         return ()
 
-    shape = walk(value, ())
+    shape = walk(value, 0)
     if is_string:
         array = np.empty(len(leaves), dtype=object)
         array[:] = leaves
         array = array.reshape(shape)
     else:
-        array = np.asarray(leaves, dtype=np.float64).reshape(shape)
+        try:
+            array = np.asarray(leaves, dtype=np.float64).reshape(shape)
+        except OverflowError:  # an integer literal beyond float64
+            raise RequestError(f"{where}: a number is out of range for a {spec.dtype.name} tensor") from None
         dtype = spec.dtype.as_numpy_dtype
-        if np.issubdtype(dtype, np.integer) and not np.all(np.mod(array, 1) == 0):
-            raise RequestError(f"{where}: expected integers for a {spec.dtype.name} tensor")
+        if np.issubdtype(dtype, np.integer):
+            if not np.all(np.mod(array, 1) == 0):
+                raise RequestError(f"{where}: expected integers for a {spec.dtype.name} tensor")
+            limits = np.iinfo(dtype)
+        else:
+            limits = np.finfo(dtype)
+        if array.size and (array.min() < limits.min or array.max() > limits.max):
+            raise RequestError(f"{where}: a number is out of range for a {spec.dtype.name} tensor")
         array = array.astype(dtype)
     if not spec.shape.is_compatible_with(array.shape):
         raise RequestError(
@@ -132,12 +150,17 @@ def decode_request(body, input_specs):
     return arrays, True
 
 
-def _jsonable(array):
+def _jsonable(array, name):
     if array.dtype == object or array.dtype.kind == "S":
         flat = [{"b64": base64.b64encode(bytes(v)).decode("ascii")} for v in array.reshape(-1)]
         encoded = np.empty(len(flat), dtype=object)
         encoded[:] = flat
         return encoded.reshape(array.shape).tolist()
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        # Strict JSON has no NaN or infinity; they come from inputs outside the model's range.
+        raise RequestError(
+            f"output {name!r} is not finite (NaN or infinity) for this input; check the input's value range"
+        )
     return array.tolist()
 
 
@@ -146,12 +169,12 @@ def encode_response(outputs, row_format):
     names = sorted(outputs)
     if not row_format:
         if len(names) == 1:
-            return {"outputs": _jsonable(outputs[names[0]])}
-        return {"outputs": {name: _jsonable(outputs[name]) for name in names}}
+            return {"outputs": _jsonable(outputs[names[0]], names[0])}
+        return {"outputs": {name: _jsonable(outputs[name], name) for name in names}}
     batch = {len(outputs[name]) for name in names}
     if len(batch) != 1:
         raise RequestError("the outputs have different batch sizes; use the columnar ('inputs') format")
     if len(names) == 1:
-        return {"predictions": _jsonable(outputs[names[0]])}
-    columns = {name: _jsonable(outputs[name]) for name in names}
+        return {"predictions": _jsonable(outputs[names[0]], names[0])}
+    columns = {name: _jsonable(outputs[name], name) for name in names}
     return {"predictions": [{name: columns[name][i] for name in names} for i in range(batch.pop())]}

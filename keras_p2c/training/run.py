@@ -11,18 +11,18 @@ A run folder (`config.output_dir`) holds:
 
 Steps and epochs: `fit` runs `iterations / checkpoint_every` epochs of `checkpoint_every` steps. Keras'
 `BackupAndRestore` restores the epoch reached, not a position inside one, so saving once per epoch makes a
-resumed run start exactly at the last saved step, with both optimisers' step counters and moments as saved.
+resumed run start exactly at the last saved step (written atomically: `training.backup`), with both optimisers' step counters and moments as saved.
 The data stream restarts on resume (new shuffles and crops), as the reference's loaders do.
 """
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
 import keras
 
 from keras_p2c.training import strategy as strategies
+from keras_p2c.training.backup import AtomicBackupAndRestore, backed_up_epoch, has_backup
 from keras_p2c.training.callbacks import GeneratorExport, TensorBoardSummaries
 from keras_p2c.training.config import config_differences, load_config, write_config
 
@@ -124,7 +124,7 @@ def _driver_callbacks(config, gan, schedule, data_root, backup_dir):
     run_dir = Path(config.output_dir)
     steps_per_epoch = config.logging.checkpoint_every
     # Kept after the run (delete_checkpoint=False), so starting a finished run again does not start over.
-    callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir), save_freq="epoch", delete_checkpoint=False)]
+    callbacks = [AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False)]
     if not strategies.is_chief():
         return callbacks, None
     samples = _sample_batch(config, data_root)
@@ -211,7 +211,7 @@ def _check_run_folder(config, run_dir, backup_dir):
     changed = config_differences(previous, config)
     if not changed:
         return
-    if (backup_dir / "latest.weights.h5").is_file():
+    if has_backup(backup_dir):
         # The backup stores networks of the old shapes and an epoch count in units of the old period.
         blocking = [key for key in changed if key.startswith("model.") or key == "logging.checkpoint_every"]
         if blocking:
@@ -223,13 +223,7 @@ def _check_run_folder(config, run_dir, backup_dir):
 
 
 def _backed_up_step(backup_dir, steps_per_epoch):
-    metadata = backup_dir / "training_metadata.json"
-    if not metadata.is_file():
-        return 0
-    try:
-        return int(json.loads(metadata.read_text())["epoch"]) * steps_per_epoch
-    except (ValueError, KeyError, TypeError):
-        return 0
+    return backed_up_epoch(backup_dir) * steps_per_epoch
 
 
 def _resume_note(initial_step, iterations):

@@ -26,7 +26,7 @@ def generator_from_state_dict(state_dict, paddle=False, source_name="state dict"
     """Builds a `Generator` shaped like `state_dict` and fills it (strictly)."""
     from keras_p2c.models import Generator
 
-    inferred = infer_generator_options(state_dict, paddle=paddle)
+    inferred = infer_generator_options(state_dict, paddle=paddle, source_name=source_name)
     inferred.update(options)
     generator = Generator(**inferred)
     generator.build((None, inferred["img_size"], inferred["img_size"], 3))

@@ -9,7 +9,7 @@ both.
 
 import numpy as np
 
-from keras_p2c.weights.porting import conv_kernel, identity, per_channel, torch_dense_kernel
+from keras_p2c.weights.porting import WeightConversionError, conv_kernel, identity, per_channel, torch_dense_kernel
 
 # Dead `ConvBlock4` weights: the original builds a 1×1 residual conv in every
 # ConvBlock, but all of Photo2Cartoon's ConvBlocks are 32 → 32, so it is never used.
@@ -151,9 +151,29 @@ def port_generator(porter, generator, paddle=False):
     porter.port(generator.ConvBlock2_conv.kernel, names.final() + "weight", conv_kernel)
 
 
-def infer_generator_options(state_dict, paddle=False):
-    """Reads ngf, n_blocks, light and linear_bias off a generator state dict."""
+def infer_generator_options(state_dict, paddle=False, source_name="state dict"):
+    """Reads ngf, n_blocks, light and linear_bias off a generator state dict.
+
+    Raises:
+        WeightConversionError: the tensors the options are read from are missing or have the wrong rank,
+            listing each of them (the state dict is then not a Photo2Cartoon generator of this release).
+    """
     names = GeneratorNames(paddle)
+    needed = {names.stem() + "weight": 4, "FC.0.weight": 2}
+    problems = []
+    for key, rank in needed.items():
+        if key not in state_dict:
+            problems.append(f"missing key {key!r}")
+        elif np.ndim(state_dict[key]) != rank:
+            problems.append(f"{key!r} has shape {tuple(np.shape(state_dict[key]))}, expected {rank} dimensions")
+    if problems:
+        release = "PaddleGAN (.pdparams)" if paddle else "original (.pt)"
+        found = ", ".join(repr(key) for key in sorted(state_dict)[:6]) or "nothing"
+        raise WeightConversionError(
+            f"{source_name} is not a Photo2Cartoon generator in the {release} layout: "
+            f"{'; '.join(problems)} (it holds {len(state_dict)} tensor(s): {found}"
+            f"{', ...' if len(state_dict) > 6 else ''})."
+        )
     stem = np.shape(state_dict[names.stem() + "weight"])
     ngf = int(stem[0])
     n_blocks = 0

@@ -112,18 +112,11 @@ def _generator_from_keras(path):
     return model
 
 
-def _convert_checkpoint(path, source_name=None):
-    """A `.pt`/`.pdparams` generator → Keras, strictly; structural errors become `WeightConversionError`."""
+def _convert_checkpoint(path):
+    """A `.pt`/`.pdparams` generator → Keras, strictly (`WeightConversionError` lists what does not fit)."""
     from keras_p2c.weights.convert import load_official_network
-    from keras_p2c.weights.porting import WeightConversionError
 
-    try:
-        return load_official_network(path, network="genA2B")
-    except KeyError as error:
-        # `infer_generator_options` indexes the stem key: a foreign state dict fails there.
-        raise WeightConversionError(
-            f"{source_name or path}: not a Photo2Cartoon generator checkpoint (no tensor {error})."
-        ) from error
+    return load_official_network(path, network="genA2B")
 
 
 def _cached_conversion(checkpoint, cache_dir):

@@ -13,8 +13,11 @@ from keras_p2c.dataset_prep import PrepOptions, output_name, prepare_dataset, sp
 
 
 def write_image(path, rgb):
+    # Encoded in memory and written by Python: cv2.imwrite crashes on names that are not valid UTF-8.
     path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[:, :, ::-1]))
+    ok, data = cv2.imencode(path.suffix, np.ascontiguousarray(rgb[:, :, ::-1]))
+    assert ok
+    path.write_bytes(data.tobytes())
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +155,29 @@ def test_worker_processes_give_the_same_outputs(photos, tmp_path):
         name = f"{split_of(key, 0.1)}A/{output_name(key)}"
         first, second = (cv2.imread(str(tmp_path / run / name)) for run in ("one", "two"))
         np.testing.assert_array_equal(first, second)
+
+
+def test_file_names_that_are_not_utf8_are_prepared_and_reported(astronaut, tmp_path, capsys):
+    """A Latin-1 name (`café.jpg` from an old archive) neither aborts the batch nor the reports."""
+    import os
+
+    folder = tmp_path / "photos"
+    write_image(folder / "anna.jpg", astronaut)
+    latin1 = os.fsdecode(b"caf\xe9.jpg")  # Python's name for it: 'caf\udce9.jpg'
+    write_image(folder / latin1, astronaut[:, ::-1])
+    (folder / os.fsdecode(b"notiz\xfc.txt")).write_text("not a photo")
+    root = tmp_path / "data"
+    assert p2c(["prepare-dataset", str(folder), "-o", str(root), "--test-fraction", "0", "--quiet"]) == 0
+    assert "2 written, 0 already done, 1 skipped, 0 failed" in capsys.readouterr().out
+    assert sorted(os.fsencode(p.name) for p in (root / "trainA").iterdir()) == [b"anna.png", b"caf\xe9.png"]
+    report = json.loads((root / "prepare_report.json").read_text(encoding="utf-8"))
+    assert sorted(r["status"] for r in report["files"]) == ["skipped", "written", "written"]
+    with open(root / "prepare_skipped.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["file"].rsplit("/", 1)[-1] for row in rows] == ["notiz\\xfc.txt"]
+    # The split hashes the name's bytes: unchanged for UTF-8 names, defined for the others.
+    assert split_of("anna", 0.5) == split_of("anna", 0.5, seed=0)
+    assert split_of(os.fsdecode(b"caf\xe9"), 0.5) in ("train", "test")
+    # A second run finds both photos done.
+    summary = prepare_dataset(folder, PrepOptions(str(root), test_fraction=0.0), progress=False)
+    assert summary["already_done"] == 2 and summary["written"] == 0

@@ -84,7 +84,8 @@ def test_a_run_folder_refuses_a_backup_it_cannot_resume(tmp_path, caplog):
     first = load_config(SMOKE, [f"output_dir={run_dir}"])
     write_config(first, run_dir / "config.yaml")
     (run_dir / "backup").mkdir()
-    (run_dir / "backup" / "latest.weights.h5").write_bytes(b"")
+    (run_dir / "backup" / "latest.weights.h5").write_bytes(b"")  # a folder of Keras' own BackupAndRestore
+    (run_dir / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     for change in ("model.ngf=12", "logging.checkpoint_every=8"):
         with pytest.raises(TrainingSetupError, match=f"cannot resume.*{change.split('=')[0]}"):
             train(load_config(SMOKE, [f"output_dir={run_dir}", change]), echo=None)

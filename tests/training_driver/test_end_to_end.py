@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_p2c.training import TrainingSetupError, load_config, train
+from keras_p2c.training.backup import read_backup_metadata
 from keras_p2c.training.callbacks import GlobalStepCallback
 from tests.training_driver.events import assert_finite, read_events
 
@@ -85,7 +86,8 @@ def backed_up_iterations(run_dir):
     import h5py
 
     counters = {}
-    with h5py.File(run_dir / "backup" / "latest.weights.h5", "r") as file:
+    weights = run_dir / "backup" / read_backup_metadata(run_dir / "backup")["weights"]
+    with h5py.File(weights, "r") as file:
         for name in ("g_optimizer", "d_optimizer"):
             found = []
             file.visititems(lambda key, item: found.append(item) if key.endswith(f"{name}/vars/0") else None)

@@ -233,3 +233,27 @@ def test_convert_command_takes_a_discriminator(tmp_path):
     destination = tmp_path / "disGB.keras"
     assert p2c(["convert", str(source), str(destination), "--network", "disGB"]) == 0
     assert_parity(keras.saving.load_model(destination), net, size=128)
+
+
+@pytest.mark.parametrize("drop", [None, "FC.0.weight", "DownBlock.1.weight"], ids=["empty", "no-fc0", "no-stem"])
+def test_convert_command_lists_missing_generator_keys_of_a_pdparams(tmp_path, capsys, drop):
+    state = {} if drop is None else to_paddle_state_dict(torch_generator(linear_bias=False))
+    if drop is not None:
+        del state[drop]
+    source = tmp_path / "photo2cartoon_genA2B_weight.pdparams"
+    save_pdparams(source, state)
+    assert p2c(["convert", str(source), str(tmp_path / "out.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(source) in err and "not a Photo2Cartoon generator" in err
+    for key in ["FC.0.weight", "DownBlock.1.weight"] if drop is None else [drop]:
+        assert f"missing key {key!r}" in err
+    assert not (tmp_path / "out.keras").exists()
+
+
+def test_original_generator_without_its_stem_lists_the_missing_key(tmp_path):
+    state = torch_generator().state_dict()
+    del state["ConvBlock1.1.weight"]
+    path = tmp_path / "broken.pt"
+    torch.save({"genA2B": state}, path)
+    with pytest.raises(WeightConversionError, match="missing key 'ConvBlock1.1.weight'"):
+        load_official_network(path)
