@@ -2,11 +2,13 @@
 
 `run_layer_test` checks, for a layer class and its constructor arguments:
 symbolic and eager output shapes, weight counts (and optionally names),
-`get_config`/`from_config` and `.keras` save/load round-trips with equal
-outputs, one `fit` step under a compiled function, and mixed precision with
-every sub-layer inheriting the policy.
+`get_config`/`from_config`, JSON (`serialize_keras_object` → `json` →
+`deserialize_keras_object`) and `.keras` save/load round-trips with equal
+outputs, one `fit` step under a compiled function, and mixed precision: outputs
+in float16, weights stored in float32, every sub-layer inheriting the policy.
 """
 
+import json
 import os
 import tempfile
 
@@ -53,6 +55,7 @@ def run_layer_test(
     run_fit=True,
     run_mixed_precision=True,
     call_kwargs=None,
+    mixed_precision_output_dtype="float16",
 ):
     """Checks a layer the way every keras-p2c layer is checked.
 
@@ -67,8 +70,12 @@ def run_layer_test(
         expected_trainable_weight_names: optional list of variable names
             (`variable.name`), in creation order.
         run_fit: also run one `fit` step of a model around the layer.
-        run_mixed_precision: also run under `mixed_float16`.
+        run_mixed_precision: also run under `mixed_float16`: outputs in
+            `mixed_precision_output_dtype`, every weight stored in float32.
         call_kwargs: extra keyword arguments for `call` in the eager checks.
+        mixed_precision_output_dtype: the dtype every output must have under
+            `mixed_float16`; the compute dtype unless the layer documents
+            another (e.g. float32 embeddings).
     """
     call_kwargs = call_kwargs or {}
     input_shapes = _as_list(input_shape)
@@ -103,6 +110,14 @@ def run_layer_test(
     clone.set_weights(layer.get_weights())
     assert_outputs_close(_call(layer, inputs), _call(clone, inputs))
 
+    # JSON round trip (what a .keras file's config.json holds) gives the same outputs with the same weights.
+    text = json.dumps(keras.saving.serialize_keras_object(layer))
+    clone = keras.saving.deserialize_keras_object(json.loads(text))
+    assert type(clone) is layer_cls
+    _call(clone, inputs)
+    clone.set_weights(layer.get_weights())
+    assert_outputs_close(_call(layer, inputs), _call(clone, inputs))
+
     # .keras round trip.
     model = _wrap_in_model(layer_cls(**init_kwargs), input_shapes)
     expected = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
@@ -129,6 +144,8 @@ def run_layer_test(
         layer = layer_cls(**init_kwargs, dtype="mixed_float16")
         outputs = _flatten(_call(layer, inputs, **call_kwargs))
         for tensor in outputs:
+            dtype = keras.backend.standardize_dtype(tensor.dtype)
+            assert dtype == mixed_precision_output_dtype, f"an output is {dtype} under mixed_float16"
             assert np.all(np.isfinite(keras.ops.convert_to_numpy(tensor).astype("float32")))
         for sublayer in _all_sublayers(layer):
             assert sublayer.dtype_policy.name == "mixed_float16", f"{sublayer.name} does not inherit the policy"

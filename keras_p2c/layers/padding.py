@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_p2c.layers.validation import check_non_negative_int
+
 
 def reflect_pad(x, padding):
     """Pads the two spatial axes of an NHWC tensor by reflection (edge not repeated)."""
@@ -16,7 +18,8 @@ class ReflectionPadding2D(keras.layers.Layer):
     """Pads height and width by reflection, like `torch.nn.ReflectionPad2d`.
 
     Args:
-        padding: pixels added on each side of both spatial axes.
+        padding: pixels added on each side of both spatial axes. Defaults to `1`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Input shape:
         `(batch, height, width, channels)`, with height and width > padding.
@@ -25,15 +28,28 @@ class ReflectionPadding2D(keras.layers.Layer):
         `(batch, height + 2 * padding, width + 2 * padding, channels)`.
 
     Example:
-    >>> ReflectionPadding2D(1)(np.zeros((1, 4, 4, 3))).shape
+    >>> keras.ops.shape(ReflectionPadding2D(1)(np.zeros((1, 4, 4, 3))))
     (1, 6, 6, 3)
     """
 
     def __init__(self, padding=1, **kwargs):
+        check_non_negative_int("padding", padding)
         super().__init__(**kwargs)
-        if not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"`padding` must be a non-negative integer. Received: padding={padding}")
         self.padding = padding
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"ReflectionPadding2D expects a rank-4 input (channels last). Received: input_shape={input_shape}"
+            )
+        for size in input_shape[1:3]:
+            # A reflection never repeats the edge pixel, so it needs more pixels than it adds.
+            if size is not None and size <= self.padding:
+                raise ValueError(
+                    f"ReflectionPadding2D(padding={self.padding}) needs height and width above {self.padding}. "
+                    f"Received: input_shape={input_shape}"
+                )
+        self.input_spec = keras.InputSpec(ndim=4)
 
     def call(self, inputs):
         return reflect_pad(inputs, self.padding)

@@ -34,6 +34,15 @@ dtype only for the product with the inputs.
 import keras
 from keras import ops
 
+from keras_p2c.layers.validation import (
+    check_bool,
+    check_int_pair,
+    check_positive_int,
+    check_positive_number,
+    check_seed,
+    defined_channels,
+)
+
 
 def _l2_normalize(x, epsilon):
     """x / max(‖x‖, epsilon), as `torch.nn.functional.normalize`."""
@@ -55,43 +64,47 @@ def torch_default_kernel_initializer():
     return keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_in", distribution="uniform")
 
 
-def _as_pair(value, name):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-        raise ValueError(f"`{name}` must be a positive integer or a pair of them. Received: {name}={value}")
-    return pair
+def _spectral_options(use_bias, power_iterations, epsilon, seed, initializers, regularizers, constraints):
+    """Validates the arguments both spectral layers share and resolves them, before `Layer.__init__`.
+
+    `initializers`, `regularizers` and `constraints` are (kernel, bias) pairs.
+    """
+    check_bool("use_bias", use_bias)
+    check_positive_int("power_iterations", power_iterations, hint=" (torch's n_power_iterations)")
+    check_positive_number("epsilon", epsilon)
+    check_seed("seed", seed)
+    kernel_initializer, bias_initializer = initializers
+    if kernel_initializer is None:
+        kernel_initializer = torch_default_kernel_initializer()
+    kernel_regularizer, bias_regularizer = regularizers
+    kernel_constraint, bias_constraint = constraints
+    return {
+        "use_bias": use_bias,
+        "power_iterations": power_iterations,
+        "epsilon": epsilon,
+        "seed": seed,
+        "kernel_initializer": keras.initializers.get(kernel_initializer),
+        "bias_initializer": keras.initializers.get(bias_initializer),
+        "kernel_regularizer": keras.regularizers.get(kernel_regularizer),
+        "bias_regularizer": keras.regularizers.get(bias_regularizer),
+        "kernel_constraint": keras.constraints.get(kernel_constraint),
+        "bias_constraint": keras.constraints.get(bias_constraint),
+    }
 
 
 class SpectralNormMixin:
     """Shared spectral normalisation for a layer with a `kernel` whose last axis is the output axis.
 
-    The layer calls `_init_spectral` in `__init__`, `_build_spectral` and
-    `_build_bias` in `build`, and `normalized_kernel(training)` in `call`.
+    The layer validates its shared arguments with `_spectral_options` before
+    `Layer.__init__`, keeps them with `_init_spectral` after it, calls
+    `_build_spectral` and `_build_bias` in `build`, and
+    `normalized_kernel(training)` in `call`.
     """
 
-    def _init_spectral(self, use_bias, power_iterations, epsilon, seed, initializers, regularizers, constraints):
-        """Validates and keeps the shared arguments.
-
-        `initializers`, `regularizers` and `constraints` are (kernel, bias) pairs.
-        """
-        if not isinstance(power_iterations, int) or power_iterations < 1:
-            raise ValueError(
-                f"`power_iterations` must be a positive integer (torch's n_power_iterations). "
-                f"Received: power_iterations={power_iterations}"
-            )
-        if not epsilon > 0:
-            raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")
-        self.use_bias = use_bias
-        self.power_iterations = power_iterations
-        self.epsilon = epsilon
-        self.seed = seed
-        kernel_initializer, bias_initializer = initializers
-        if kernel_initializer is None:
-            kernel_initializer = torch_default_kernel_initializer()
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = (keras.regularizers.get(r) for r in regularizers)
-        self.kernel_constraint, self.bias_constraint = (keras.constraints.get(c) for c in constraints)
+    def _init_spectral(self, options):
+        """Keeps the resolved `_spectral_options` as public attributes of the same names."""
+        for name, value in options.items():
+            setattr(self, name, value)
 
     def _build_spectral(self, kernel_shape):
         # autocast=False: the statistics stay float32 under mixed precision
@@ -194,32 +207,39 @@ class SpectralNormMixin:
 class SpectralConv2D(SpectralNormMixin, keras.layers.Layer):
     """2D convolution with reference-exact spectral normalisation and no padding.
 
-    Pad beforehand (the reference reflect-pads, see `ReflectionPadding2D`).
+    Spectral normalisation after Miyato et al., 2018 (arXiv:1802.05957), with
+    the semantics of torch's `nn.utils.spectral_norm`, which the U-GAT-IT and
+    Photo2Cartoon discriminators use. Pad beforehand (the reference
+    reflect-pads, see `ReflectionPadding2D`).
 
     Args:
         filters: output channels.
         kernel_size: int or pair.
-        strides: int or pair.
-        use_bias: add a bias (not normalised).
+        strides: int or pair. Defaults to `1`.
+        use_bias: add a bias (not normalised). Defaults to `True`.
         power_iterations: power iterations per training call (torch's
-            `n_power_iterations`, 1 in the reference).
-        epsilon: floor of the norm in the normalisation of u and v (torch 1e-12).
-        seed: seed of the random initial u (v uses seed + 1); None for random.
-        kernel_initializer: of the un-normalised kernel; None gives torch's
-            default U(±1/√fan_in), which matters because the discriminator CAM
-            weights its map by an un-normalised kernel.
-        bias_initializer, kernel_regularizer, bias_regularizer,
-        kernel_constraint, bias_constraint: as in `keras.layers.Conv2D`.
+            `n_power_iterations`). Defaults to `1`, the reference's.
+        epsilon: floor of the norm in the normalisation of u and v.
+            Defaults to `1e-12`, torch's.
+        seed: seed of the random initial u (v uses seed + 1). Defaults to
+            `None` (random).
+        kernel_initializer: of the un-normalised kernel. Defaults to `None`,
+            torch's default U(±1/√fan_in), which matters because the
+            discriminator CAM weights its map by an un-normalised kernel.
+        bias_initializer: Defaults to `"zeros"`.
+        kernel_regularizer, bias_regularizer, kernel_constraint,
+        bias_constraint: as in `keras.layers.Conv2D`. Default to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)`.
+        `(batch, height, width, channels)`, channels defined.
 
     Output shape:
         `(batch, (height - kh) // sh + 1, (width - kw) // sw + 1, filters)`.
 
     Example:
     >>> layer = SpectralConv2D(8, 4, strides=2)
-    >>> layer(np.zeros((1, 10, 10, 3)), training=True).shape  # updates u, v
+    >>> keras.ops.shape(layer(np.zeros((1, 10, 10, 3)), training=True))  # updates u, v
     (1, 4, 4, 8)
     """
 
@@ -240,13 +260,10 @@ class SpectralConv2D(SpectralNormMixin, keras.layers.Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"`filters` must be a positive integer. Received: filters={filters}")
-        self.filters = filters
-        self.kernel_size = _as_pair(kernel_size, "kernel_size")
-        self.strides = _as_pair(strides, "strides")
-        self._init_spectral(
+        check_positive_int("filters", filters)
+        kernel_size = check_int_pair("kernel_size", kernel_size)
+        strides = check_int_pair("strides", strides)
+        options = _spectral_options(
             use_bias,
             power_iterations,
             epsilon,
@@ -255,11 +272,15 @@ class SpectralConv2D(SpectralNormMixin, keras.layers.Layer):
             (kernel_regularizer, bias_regularizer),
             (kernel_constraint, bias_constraint),
         )
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self._init_spectral(options)
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"The channel axis of the input must be known. Received: input_shape={input_shape}")
+        channels = defined_channels(self, input_shape, ndim=4)
+        self.input_spec = keras.InputSpec(ndim=4, axes={-1: channels})
         self._build_spectral(self.kernel_size + (channels, self.filters))
         self._build_bias(self.filters)
 
@@ -294,22 +315,33 @@ class SpectralConv2D(SpectralNormMixin, keras.layers.Layer):
 class SpectralDense(SpectralNormMixin, keras.layers.Layer):
     """Dense layer with reference-exact spectral normalisation.
 
+    Spectral normalisation after Miyato et al., 2018 (arXiv:1802.05957), with
+    the semantics of torch's `nn.utils.spectral_norm`; the discriminators'
+    CAM fc layers in U-GAT-IT and Photo2Cartoon.
+
     Args:
         units: output size.
-        use_bias: add a bias (not normalised); the reference's discriminator
-            CAM has none.
-        power_iterations, epsilon, seed, kernel_initializer and the rest: as
-            in `SpectralConv2D`.
+        use_bias: add a bias (not normalised). Defaults to `False`: the
+            reference's discriminator CAM has none.
+        power_iterations: power iterations per training call. Defaults to `1`.
+        epsilon: floor of the norm of u and v. Defaults to `1e-12`.
+        seed: seed of the random initial u (v uses seed + 1). Defaults to
+            `None` (random).
+        kernel_initializer: Defaults to `None`, torch's U(±1/√fan_in).
+        bias_initializer: Defaults to `"zeros"`.
+        kernel_regularizer, bias_regularizer, kernel_constraint,
+        bias_constraint: as in `keras.layers.Dense`. Default to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(..., in_features)`.
+        `(..., in_features)`, in_features defined.
 
     Output shape:
         `(..., units)`.
 
     Example:
     >>> layer = SpectralDense(1)
-    >>> layer(np.ones((2, 16))).shape
+    >>> keras.ops.shape(layer(np.ones((2, 16))))
     (2, 1)
     """
 
@@ -328,11 +360,8 @@ class SpectralDense(SpectralNormMixin, keras.layers.Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"`units` must be a positive integer. Received: units={units}")
-        self.units = units
-        self._init_spectral(
+        check_positive_int("units", units)
+        options = _spectral_options(
             use_bias,
             power_iterations,
             epsilon,
@@ -341,11 +370,20 @@ class SpectralDense(SpectralNormMixin, keras.layers.Layer):
             (kernel_regularizer, bias_regularizer),
             (kernel_constraint, bias_constraint),
         )
+        super().__init__(**kwargs)
+        self.units = units
+        self._init_spectral(options)
 
     def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"SpectralDense expects an input of rank 2 or more. Received: input_shape={input_shape}")
         features = input_shape[-1]
         if features is None:
-            raise ValueError(f"The last axis of the input must be known. Received: input_shape={input_shape}")
+            raise ValueError(
+                "The last axis of the input of SpectralDense must have a defined size. "
+                f"Received: input_shape={input_shape}"
+            )
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: features})
         self._build_spectral((features, self.units))
         self._build_bias(self.units)
 

@@ -18,3 +18,23 @@ def test_reflection_padding_matches_numpy_reflect():
 def test_negative_padding_is_refused():
     with pytest.raises(ValueError, match="Received: padding=-1"):
         ReflectionPadding2D(-1)
+
+
+@pytest.mark.parametrize("padding", [1.0, "1", True, None])
+def test_padding_must_be_an_integer(padding):
+    with pytest.raises(ValueError, match=r"`padding` must be a non-negative integer\. Received: padding="):
+        ReflectionPadding2D(padding)
+
+
+def test_padding_is_a_public_attribute():
+    assert ReflectionPadding2D(2).padding == 2
+
+
+def test_reflection_needs_more_pixels_than_it_adds():
+    with pytest.raises(ValueError, match=r"needs height and width above 2\. Received: input_shape=\(1, 2, 5, 3\)"):
+        ReflectionPadding2D(2)(np.zeros((1, 2, 5, 3), "float32"))
+
+
+def test_reflection_padding_needs_rank_four():
+    with pytest.raises(ValueError, match="expects a rank-4 input"):
+        ReflectionPadding2D(1)(np.zeros((1, 5, 3), "float32"))

@@ -388,3 +388,40 @@ def test_jax_stateless_call_returns_the_updated_vectors():
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: SpectralConv2D(0, 3), r"`filters` must be a positive integer\. Received: filters=0"),
+        (lambda: SpectralConv2D(4, (3, 3, 3)), r"`kernel_size` must be a positive integer or a pair of them"),
+        (lambda: SpectralConv2D(4, 3, strides=(1, 0)), r"Received: strides=\(1, 0\)"),
+        (lambda: SpectralConv2D(4, 3, use_bias=None), r"`use_bias` must be a bool\. Received: use_bias=None"),
+        (lambda: SpectralDense(1, seed=1.5), r"`seed` must be an integer or None\. Received: seed=1\.5"),
+        (lambda: SpectralDense(1, power_iterations=True), r"n_power_iterations\)\. Received: power_iterations=True"),
+        (lambda: SpectralDense(1, epsilon=-1.0), r"`epsilon` must be a positive number\. Received: epsilon=-1\.0"),
+    ],
+)
+def test_bad_arguments_fail_with_the_argument_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_arguments_are_public_attributes():
+    conv = SpectralConv2D(4, 3, strides=(1, 2), use_bias=False, power_iterations=2, epsilon=1e-6, seed=5)
+    assert (conv.filters, conv.kernel_size, conv.strides) == (4, (3, 3), (1, 2))
+    assert (conv.use_bias, conv.power_iterations, conv.epsilon, conv.seed) == (False, 2, 1e-6, 5)
+    assert SpectralDense(3).units == 3
+
+
+def test_undefined_channels_are_refused():
+    with pytest.raises(ValueError, match=r"channel axis \(-1\) of the input of SpectralConv2D must have a defined"):
+        SpectralConv2D(4, 3)(keras.Input((8, 8, None)))
+    with pytest.raises(ValueError, match="last axis of the input of SpectralDense must have a defined size"):
+        SpectralDense(1)(keras.Input((None,)))
+
+
+def test_input_spec_pins_the_channels():
+    layer = build_conv(channels=3)
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+        layer(np.zeros((1, 7, 7, 4), "float32"))
