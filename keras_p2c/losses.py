@@ -170,9 +170,6 @@ class Photo2CartoonLosses:
         translations into A, the Face-ID of A→B) in `G_loss_A`; only the sum is differentiated, so the
         grouping does not matter for the update.
         """
-        # Imported here: keras_p2c.models imports this module (through the GAN).
-        from keras_p2c.models.face_id import face_id_loss
-
         w = self.weights
         terms = {}
         adversarial = []
@@ -199,3 +196,38 @@ class Photo2CartoonLosses:
                 weighted.append(w.face_id * terms[f"g_face_id_{domain}"])
         terms["g_loss"] = ops.sum(ops.stack(weighted))
         return terms
+
+
+def cosine_similarity(first, second, epsilon=1e-8):
+    """Per-row cosine similarity, as `torch.cosine_similarity` (each norm clamped to at least `epsilon`).
+
+    Args:
+        first, second: `(batch, features)`; computed in float32.
+
+    Returns:
+        `(batch,)` float32.
+    """
+    first = ops.cast(first, "float32")
+    second = ops.cast(second, "float32")
+
+    def unit(x):
+        norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
+        return x / ops.maximum(norm, epsilon)
+
+    return ops.sum(unit(first) * unit(second), axis=-1)
+
+
+def face_id_loss(embeddings_a, embeddings_b, epsilon=1e-8):
+    """Face-ID loss: batch mean of 1 − cosine similarity of two embedding batches.
+
+    The reference adds one value per sample unreduced, which only works at
+    batch 1 (spec quirk g-11); the mean is the same there and defined for any batch.
+
+    Args:
+        embeddings_a, embeddings_b: `(batch, features)`, e.g. `FaceFeatures` outputs
+            of the real images and of their translations.
+
+    Returns:
+        A float32 scalar.
+    """
+    return ops.mean(1.0 - cosine_similarity(embeddings_a, embeddings_b, epsilon))

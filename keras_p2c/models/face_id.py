@@ -26,21 +26,12 @@ Sub-layer names follow the state dict of InsightFace_Pytorch's
 """
 
 import keras
-import numpy as np
 from keras import ops
 
-# torch's BatchNorm default; Keras' is 1e-3.
-BN_EPSILON = 1e-5
-# torch's PReLU default slope.
-PRELU_INIT = 0.25
-INPUT_SIZE = 112
+from keras_p2c.layers.mobilefacenet import BN_EPSILON, DepthWiseBlock, FaceConvBlock
+from keras_p2c.models.face_crop import face_crop_box, resize_bilinear_align_corners
 
-# The reference's face crop of a generator-sized image, as fractions of the height:
-# top = h/2.1·(0.8 − 0.33), bottom = h − h/2.1·0.3. Kept as the reference writes
-# them, so the float products (and so the int() truncations) are the same.
-CROP_DIVISOR = 2.1
-CROP_TOP = 0.8 - 0.33
-CROP_BOTTOM = 0.3
+INPUT_SIZE = 112
 
 # (name, in channels, out channels, inner "groups" channels) of the stride-2 blocks, and
 # (name, channels, inner channels, number of blocks) of the residual stacks, in order.
@@ -49,167 +40,6 @@ STAGES = (
     (("conv_34", 64, 128, 256), ("conv_4", 128, 256, 6)),
     (("conv_45", 128, 128, 512), ("conv_5", 128, 256, 2)),
 )
-
-
-@keras.saving.register_keras_serializable(package="keras_p2c")
-class FaceConvBlock(keras.layers.Layer):
-    """Convolution (plain or depthwise, no bias) → BatchNorm (eps 1e-5) → optional per-channel PReLU.
-
-    The reference's `Conv_block` (with PReLU) and `Linear_block` (without).
-    Padding is explicit zero padding on both sides, as torch's `padding=`;
-    Keras' "same" would pad a stride-2 convolution on one side only.
-
-    Args:
-        filters: output channels (for `depthwise=True`, must equal the input channels).
-        kernel_size: square kernel size.
-        strides: square stride.
-        padding: zero padding on every side before the "valid" convolution.
-        depthwise: a depthwise convolution (one filter per channel).
-        activation: end with PReLU (`Conv_block`) or not (`Linear_block`).
-
-    Input shape:
-        `(batch, height, width, channels)`.
-
-    Output shape:
-        `(batch, out_height, out_width, filters)`, out size
-        `(size + 2·padding − kernel_size) // strides + 1`.
-    """
-
-    def __init__(self, filters, kernel_size=1, strides=1, padding=0, depthwise=False, activation=True, **kwargs):
-        super().__init__(**kwargs)
-        for name, value, minimum in (
-            ("filters", filters, 1),
-            ("kernel_size", kernel_size, 1),
-            ("strides", strides, 1),
-            ("padding", padding, 0),
-        ):
-            if not isinstance(value, int) or value < minimum:
-                raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.strides = strides
-        self.padding = padding
-        self.depthwise = depthwise
-        self.activation = activation
-        policy = self.dtype_policy
-        self.pad = keras.layers.ZeroPadding2D(padding, dtype=policy, name="pad") if padding else None
-        conv_options = {"strides": strides, "use_bias": False, "dtype": policy, "name": "conv"}
-        if depthwise:
-            self.conv = keras.layers.DepthwiseConv2D(kernel_size, **conv_options)
-        else:
-            self.conv = keras.layers.Conv2D(filters, kernel_size, **conv_options)
-        self.bn = keras.layers.BatchNormalization(epsilon=BN_EPSILON, dtype=policy, name="bn")
-        self.prelu = None
-        if activation:
-            self.prelu = keras.layers.PReLU(
-                alpha_initializer=keras.initializers.Constant(PRELU_INIT),
-                shared_axes=[1, 2],
-                dtype=policy,
-                name="prelu",
-            )
-
-    def build(self, input_shape):
-        if self.depthwise and input_shape[-1] != self.filters:
-            raise ValueError(
-                f"A depthwise FaceConvBlock keeps its channels: filters={self.filters} but the input has "
-                f"{input_shape[-1]} channels. Received: input_shape={input_shape}"
-            )
-        conv_input = input_shape
-        if self.pad is not None:
-            self.pad.build(input_shape)
-            conv_input = self.pad.compute_output_shape(input_shape)
-        self.conv.build(conv_input)
-        output_shape = self.compute_output_shape(input_shape)
-        self.bn.build(output_shape)
-        if self.prelu is not None:
-            self.prelu.build(output_shape)
-
-    def call(self, inputs, training=None):
-        x = inputs if self.pad is None else self.pad(inputs)
-        x = self.bn(self.conv(x), training=training)
-        return x if self.prelu is None else self.prelu(x)
-
-    def compute_output_shape(self, input_shape):
-        def size(length):
-            if length is None:
-                return None
-            return (length + 2 * self.padding - self.kernel_size) // self.strides + 1
-
-        return (input_shape[0], size(input_shape[1]), size(input_shape[2]), self.filters)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "depthwise": self.depthwise,
-            "activation": self.activation,
-        }
-
-
-@keras.saving.register_keras_serializable(package="keras_p2c")
-class DepthWiseBlock(keras.layers.Layer):
-    """MobileFaceNet bottleneck: 1×1 expand (PReLU) → depthwise 3×3 (PReLU) → linear 1×1 project.
-
-    The reference's `Depth_Wise`; with `residual=True` (the blocks of its
-    `Residual` stacks) the input is added to the projection.
-
-    Args:
-        filters: output channels (equal to the input channels when residual).
-        groups: channels inside the block (the reference's `groups` argument).
-        strides: stride of the depthwise 3×3 convolution.
-        residual: add the input to the output.
-
-    Input shape:
-        `(batch, height, width, channels)`.
-
-    Output shape:
-        `(batch, ceil(height / strides), ceil(width / strides), filters)`.
-    """
-
-    def __init__(self, filters, groups, strides=1, residual=False, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.groups = groups
-        self.strides = strides
-        self.residual = residual
-        policy = self.dtype_policy
-        self.conv = FaceConvBlock(groups, dtype=policy, name="conv")
-        self.conv_dw = FaceConvBlock(
-            groups, 3, strides=strides, padding=1, depthwise=True, dtype=policy, name="conv_dw"
-        )
-        self.project = FaceConvBlock(filters, activation=False, dtype=policy, name="project")
-
-    def build(self, input_shape):
-        if self.residual and (input_shape[-1] != self.filters or self.strides != 1):
-            raise ValueError(
-                "A residual DepthWiseBlock needs stride 1 and as many input channels as filters. "
-                f"Received: filters={self.filters}, strides={self.strides}, input_shape={input_shape}"
-            )
-        self.conv.build(input_shape)
-        inner = self.conv.compute_output_shape(input_shape)
-        self.conv_dw.build(inner)
-        self.project.build(self.conv_dw.compute_output_shape(inner))
-
-    def call(self, inputs, training=None):
-        x = self.conv(inputs, training=training)
-        x = self.project(self.conv_dw(x, training=training), training=training)
-        return inputs + x if self.residual else x
-
-    def compute_output_shape(self, input_shape):
-        inner = self.conv_dw.compute_output_shape(self.conv.compute_output_shape(input_shape))
-        return tuple(inner[:-1]) + (self.filters,)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "groups": self.groups,
-            "strides": self.strides,
-            "residual": self.residual,
-        }
 
 
 @keras.saving.register_keras_serializable(package="keras_p2c")
@@ -302,69 +132,6 @@ class MobileFaceNet(keras.Model):
         }
 
 
-def face_crop_box(height, width):
-    """The reference's square face crop of an image, as `(top, bottom, left, right)` (end-exclusive).
-
-    At 256×256 this is rows 57:219, columns 47:209. `int()` truncates toward
-    zero, as the reference's.
-    """
-    top = int(height / CROP_DIVISOR * CROP_TOP)
-    bottom = int(height - height / CROP_DIVISOR * CROP_BOTTOM)
-    size = bottom - top
-    left = int(width / 2 - size / 2)
-    right = left + size
-    if size < 2 or left < 0 or right > width:
-        raise ValueError(
-            f"The Face-ID crop of a {height}×{width} image would be rows {top}:{bottom}, columns "
-            f"{left}:{right}, which does not fit: give images at least about as wide as they are tall "
-            "(the generator's square training images)."
-        )
-    return top, bottom, left, right
-
-
-def align_corners_matrix(in_size, out_size):
-    """`(out_size, in_size)` float32 matrix of 1-D linear interpolation with align_corners=True.
-
-    Row i holds the two weights torch's `F.interpolate(..., mode="bilinear",
-    align_corners=True)` gives output sample i. The source position and the
-    weights are computed in float32, as torch does on CPU.
-    """
-    matrix = np.zeros((out_size, in_size), dtype="float32")
-    if out_size == 1 or in_size == 1:
-        matrix[:, 0] = 1.0
-        return matrix
-    scale = np.float32(in_size - 1) / np.float32(out_size - 1)
-    source = scale * np.arange(out_size, dtype="float32")
-    lower = np.minimum(source.astype("int64"), in_size - 1)
-    upper = np.minimum(lower + 1, in_size - 1)
-    upper_weight = np.clip(source - lower.astype("float32"), 0.0, 1.0).astype("float32")
-    rows = np.arange(out_size)
-    matrix[rows, lower] += np.float32(1.0) - upper_weight
-    matrix[rows, upper] += upper_weight
-    return matrix
-
-
-def resize_bilinear_align_corners(images, size):
-    """Bilinear resize of an NHWC batch with align_corners=True (torch's `F.interpolate` semantics).
-
-    `keras.ops.image.resize` has no align_corners, so the resize is two
-    interpolation-matrix products, one per axis (differentiable on every backend).
-
-    Args:
-        images: `(batch, height, width, channels)` with static height and width.
-        size: `(out_height, out_width)`.
-    """
-    height, width = images.shape[1], images.shape[2]
-    if height is None or width is None:
-        raise ValueError(
-            f"resize_bilinear_align_corners needs a static height and width. Received: shape={images.shape}"
-        )
-    rows = ops.convert_to_tensor(align_corners_matrix(height, size[0]), dtype=images.dtype)
-    cols = ops.convert_to_tensor(align_corners_matrix(width, size[1]), dtype=images.dtype)
-    x = ops.einsum("oh,nhwc->nowc", rows, images)
-    return ops.einsum("pw,nowc->nopc", cols, x)
-
-
 @keras.saving.register_keras_serializable(package="keras_p2c")
 class FaceFeatures(keras.layers.Layer):
     """Frozen Face-ID embedder: the reference's face crop → 112×112 align-corners bilinear → MobileFaceNet.
@@ -409,38 +176,3 @@ class FaceFeatures(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "embedding_size": self.embedding_size}
-
-
-def cosine_similarity(first, second, epsilon=1e-8):
-    """Per-row cosine similarity, as `torch.cosine_similarity` (each norm clamped to at least `epsilon`).
-
-    Args:
-        first, second: `(batch, features)`; computed in float32.
-
-    Returns:
-        `(batch,)` float32.
-    """
-    first = ops.cast(first, "float32")
-    second = ops.cast(second, "float32")
-
-    def unit(x):
-        norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
-        return x / ops.maximum(norm, epsilon)
-
-    return ops.sum(unit(first) * unit(second), axis=-1)
-
-
-def face_id_loss(embeddings_a, embeddings_b, epsilon=1e-8):
-    """Face-ID loss: batch mean of 1 − cosine similarity of two embedding batches.
-
-    The reference adds one value per sample unreduced, which only works at
-    batch 1 (spec quirk g-11); the mean is the same there and defined for any batch.
-
-    Args:
-        embeddings_a, embeddings_b: `(batch, features)`, e.g. `FaceFeatures` outputs
-            of the real images and of their translations.
-
-    Returns:
-        A float32 scalar.
-    """
-    return ops.mean(1.0 - cosine_similarity(embeddings_a, embeddings_b, epsilon))

@@ -13,19 +13,16 @@ arrays with a restricted unpickler.
 
 from pathlib import Path
 
+from keras_p2c.models import Generator
+from keras_p2c.models.names import GENERATORS, NETWORKS
+from keras_p2c.weights.checkpoint import read_checkpoint
 from keras_p2c.weights.discriminator_table import discriminator_from_state_dict
 from keras_p2c.weights.generator_table import ORIGINAL_DEAD_KEYS, infer_generator_options, port_generator
 from keras_p2c.weights.porting import WeightConversionError, WeightPorter
 
-GENERATORS = ("genA2B", "genB2A")
-DISCRIMINATORS = ("disGA", "disGB", "disLA", "disLB")
-NETWORKS = GENERATORS + DISCRIMINATORS
-
 
 def generator_from_state_dict(state_dict, paddle=False, source_name="state dict", **options):
     """Builds a `Generator` shaped like `state_dict` and fills it (strictly)."""
-    from keras_p2c.models import Generator
-
     inferred = infer_generator_options(state_dict, paddle=paddle, source_name=source_name)
     inferred.update(options)
     generator = Generator(**inferred)
@@ -55,8 +52,6 @@ def load_official_network(path, network="genA2B", format=None):
         network: one of `NETWORKS`; a `.pdparams` file holds only a generator.
         format: "pt" or "pdparams"; read off the file when None.
     """
-    from keras_p2c.weights.checkpoint import read_checkpoint
-
     if network not in NETWORKS:
         raise ValueError(f"`network` must be one of {', '.join(NETWORKS)}. Received: network={network!r}")
     format, contents = read_checkpoint(path, format=format)
@@ -73,8 +68,6 @@ def load_official_network(path, network="genA2B", format=None):
 
 def load_official_networks(path):
     """All six networks of the original `photo2cartoon_weights.pt`, as a dict name → Keras model."""
-    from keras_p2c.weights.checkpoint import read_checkpoint
-
     format, contents = read_checkpoint(path)
     if format != "pt":
         raise WeightConversionError(f"{path}: all six networks come only in the original .pt checkpoint.")
@@ -87,6 +80,45 @@ def load_official_networks(path):
         else:
             networks[network] = discriminator_from_state_dict(state_dict, source_name=source_name)
     return networks
+
+
+def load_official_gan(gan, path):
+    """Fills all six networks of a `Photo2CartoonGAN` from the original release's `photo2cartoon_weights.pt`.
+
+    The file is read without torch (`load_official_networks`, strict: every tensor used, every weight
+    filled). Optimiser state is not touched.
+
+    Raises:
+        WeightConversionError: the file is not the six-network checkpoint or does not convert.
+        ValueError: its networks were built with other options than `gan` (the message lists them).
+    """
+    converted = load_official_networks(path)
+    problems = [problem for name in NETWORKS for problem in _option_mismatches(gan, name, converted[name])]
+    if problems:
+        raise ValueError(
+            f"{path}: the checkpoint's networks do not match this Photo2CartoonGAN: {'; '.join(problems)}. "
+            "Build the GAN with the checkpoint's options."
+        )
+    for name in NETWORKS:
+        source, target = converted[name], getattr(gan, name)
+        shapes = [(tuple(a.shape), tuple(b.shape)) for a, b in zip(source.weights, target.weights)]
+        if len(source.weights) != len(target.weights) or any(a != b for a, b in shapes):
+            raise ValueError(f"{path}: {name}'s weights do not line up with this GAN's {name} ({shapes[:3]}...).")
+        target.set_weights(source.get_weights())
+
+
+def _option_mismatches(gan, name, source):
+    if name in GENERATORS:
+        keys = ["ngf", "n_blocks", "light", "linear_bias"] + ([] if gan.light else ["img_size"])
+        wanted = {key: getattr(gan, key) for key in keys}
+    else:
+        depth = gan.global_layers if name in ("disGA", "disGB") else gan.local_layers
+        wanted = {"ndf": gan.ndf, "n_layers": depth}
+    found = {key: getattr(source, key) for key in wanted}
+    if found == wanted:
+        return []
+    differing = ", ".join(f"{key}={found[key]} (GAN: {wanted[key]})" for key in wanted if found[key] != wanted[key])
+    return [f"{name} has {differing}"]
 
 
 def save_network(model, destination):

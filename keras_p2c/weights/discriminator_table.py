@@ -8,6 +8,7 @@ convolutions, a bias.
 
 import numpy as np
 
+from keras_p2c.models import Discriminator
 from keras_p2c.weights.porting import (
     WeightConversionError,
     WeightPorter,
@@ -60,8 +61,6 @@ def infer_discriminator_options(state_dict, source_name="state dict"):
 
 def discriminator_from_state_dict(state_dict, source_name="state dict"):
     """Builds a `Discriminator` shaped like `state_dict` and fills it (strictly)."""
-    from keras_p2c.models import Discriminator
-
     options = infer_discriminator_options(state_dict, source_name)
     discriminator = Discriminator(**options)
     discriminator.build((None, None, None, 3))

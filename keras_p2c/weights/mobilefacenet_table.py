@@ -10,7 +10,9 @@ training steps and is skipped.
 
 import numpy as np
 
+from keras_p2c.models.face_id import INPUT_SIZE, FaceFeatures, MobileFaceNet
 from keras_p2c.weights.porting import WeightConversionError, WeightPorter, conv_kernel, torch_dense_kernel
+from keras_p2c.weights.torch_checkpoint import read_torch_checkpoint
 
 IGNORED_KEYS = ("*num_batches_tracked",)
 # Saved from `nn.DataParallel`, every key carries this prefix.
@@ -85,8 +87,6 @@ def mobilefacenet_from_state_dict(state_dict, source_name="state dict", model=No
     Raises:
         WeightConversionError: listing every missing, unexpected or mis-shaped key.
     """
-    from keras_p2c.models.face_id import INPUT_SIZE, MobileFaceNet
-
     if not isinstance(state_dict, dict):
         raise WeightConversionError(
             f"{source_name}: expected a MobileFaceNet state dict (a dict of tensors); "
@@ -116,16 +116,12 @@ def load_mobilefacenet(path, model=None):
         CheckpointError: the file is not a readable PyTorch checkpoint.
         WeightConversionError: it does not hold MobileFaceNet's weights.
     """
-    from keras_p2c.weights.torch_checkpoint import read_torch_checkpoint
-
     state_dict = read_torch_checkpoint(path)
     return mobilefacenet_from_state_dict(state_dict, source_name=f"{path} (MobileFaceNet)", model=model)
 
 
 def load_face_features(path):
     """A frozen `FaceFeatures` embedder (crop, resize, MobileFaceNet) with the weights of `path`."""
-    from keras_p2c.models.face_id import FaceFeatures
-
     features = FaceFeatures()
     features.build((None, None, None, 3))
     load_mobilefacenet(path, model=features.backbone)

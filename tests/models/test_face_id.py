@@ -4,17 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_p2c.models.face_id import (
-    DepthWiseBlock,
-    FaceConvBlock,
-    FaceFeatures,
-    MobileFaceNet,
-    align_corners_matrix,
-    cosine_similarity,
-    face_crop_box,
-    face_id_loss,
-    resize_bilinear_align_corners,
-)
+from keras_p2c.layers.mobilefacenet import DepthWiseBlock, FaceConvBlock
+from keras_p2c.losses import cosine_similarity, face_id_loss
+from keras_p2c.models.face_crop import align_corners_matrix, face_crop_box, resize_bilinear_align_corners
+from keras_p2c.models.face_id import FaceFeatures, MobileFaceNet
 from tests.testing import count_params, run_layer_test
 
 # From the reference: MobileFaceNet(512) has 1,200,512 parameters; its state dict

@@ -2,7 +2,7 @@
 
 The reference side is `tests/torch_training_reference.py` (torch, train-mode networks with torch's own
 spectral norm, torch.optim.Adam); the weights travel through the original release's `.pt` format and
-`Photo2CartoonGAN.load_official`, the Face-ID weights through `model_mobilefacenet.pth`.
+`keras_p2c.weights.convert.load_official_gan`, the Face-ID weights through `model_mobilefacenet.pth`.
 """
 
 import keras
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_p2c.models import Photo2CartoonGAN
-from keras_p2c.weights.convert import load_official_networks
+from keras_p2c.weights.convert import load_official_gan, load_official_networks
 from keras_p2c.weights.mobilefacenet_table import load_face_features
 from tests.torch_training_reference import weight_agreement
 
@@ -21,7 +21,7 @@ NETWORKS = ("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB")
 def keras_step(reference_case):
     keras.config.set_dtype_policy("float32")
     gan = Photo2CartoonGAN(**reference_case["options"], face_features=load_face_features(reference_case["face_weights"]))
-    gan.load_official(reference_case["checkpoint"])
+    load_official_gan(gan, reference_case["checkpoint"])
     gan.compile(run_eagerly=True)  # the reference's optimisers and loss weights
     logs = gan.train_on_batch(reference_case["real_A"], reference_case["real_B"], return_dict=True)
     return gan, {name: float(value) for name, value in logs.items()}

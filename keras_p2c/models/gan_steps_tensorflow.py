@@ -1,0 +1,129 @@
+"""The GAN's training and validation steps on TensorFlow: stateful networks, `tf.GradientTape`.
+
+One step calls the generators six times and the discriminators twelve times. Traced naively, every call is
+inlined into one graph of ~150k operations, which takes minutes to build and to optimise before the first
+step. Here each network's forward is one `tf.function` per (network, training mode), traced once and called
+at every site; `_noinline` keeps it a function call in the step's graph, so TensorFlow builds, optimises and
+differentiates each network once instead of once per use.
+"""
+
+from keras import ops
+
+from keras_p2c.models.gan_objectives import discriminator_terms, generator_terms, unpack_batch
+from keras_p2c.models.names import DISCRIMINATORS
+
+
+def _distribution_loss_scale():
+    """1 / replicas under a distribution strategy (its optimisers sum the replicas' gradients)."""
+    import tensorflow as tf
+
+    return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class NetworkFunctions:
+    """Calls the GAN's networks by name through one traced function per (network, training mode).
+
+    Args:
+        gan: the `Photo2CartoonGAN`.
+        traced: whether to trace (False: plain calls, as before compilation mattered).
+    """
+
+    def __init__(self, gan, traced=True):
+        self.gan = gan
+        self.traced = traced
+        self._functions = {}
+
+    def __call__(self, name, inputs, training=False):
+        network = getattr(self.gan, name)
+        training = bool(training) and name in DISCRIMINATORS
+        if not self.traced:
+            return network(inputs, training=training) if name in DISCRIMINATORS else network(inputs)
+        key = (name, training)
+        if key not in self._functions:
+            self._functions[key] = self._trace(network, name, training)
+        return self._functions[key](inputs)
+
+    @staticmethod
+    def _trace(network, name, training):
+        import tensorflow as tf
+
+        if name in DISCRIMINATORS:
+
+            def forward(images):
+                return network(images, training=training)
+
+        else:
+
+            def forward(images):
+                return network(images)
+
+        # reduce_retracing: one trace for every batch size (a last, smaller batch does not retrace).
+        return tf.function(forward, autograph=False, reduce_retracing=True, experimental_attributes={"_noinline": True})
+
+
+def network_functions(gan):
+    """The GAN's `NetworkFunctions` (made once per `compile`)."""
+    if getattr(gan, "_network_functions", None) is None:
+        gan._network_functions = NetworkFunctions(gan, traced=gan.traced_networks)
+    return gan._network_functions
+
+
+def _update(optimizer, variables, objective, total, tape=None):
+    """Runs `objective()` under a tape and applies `optimizer` to the gradient of its term `total`.
+
+    `tape`: a tape that already recorded part of the objective, resumed here; by default a new one.
+    """
+    import tensorflow as tf
+
+    tape = tape or tf.GradientTape()
+    with tape:
+        terms = objective()
+        # Under a distribution strategy the optimiser sums the replicas' gradients.
+        scaled = optimizer.scale_loss(terms[total] * _distribution_loss_scale())
+    optimizer.apply(tape.gradient(scaled, variables), variables)
+    return terms
+
+
+def train_step(gan, data):
+    """One reference iteration (see `keras_p2c.models.gan`); returns the logs."""
+    import tensorflow as tf
+
+    real_A, real_B = unpack_batch(data)
+    run = network_functions(gan)
+    # The discriminator update does not touch the generators, so the translations it judges are the
+    # ones the generator update starts from: run them once, on the generator update's tape, and
+    # give the discriminator update constant copies (2 of the step's 8 generator forwards saved).
+    g_tape = tf.GradientTape()
+    with g_tape:
+        translations = (run("genA2B", real_A), run("genB2A", real_B))
+    fake_A2B = ops.stop_gradient(translations[0][0])
+    fake_B2A = ops.stop_gradient(translations[1][0])
+    d_terms = _update(
+        gan.d_optimizer,
+        gan.discriminator_variables,
+        lambda: discriminator_terms(gan.gan_losses, run, real_A, real_B, fake_A2B, fake_B2A, training=True),
+        "d_loss",
+    )
+    g_terms = _update(
+        gan.g_optimizer,
+        gan.generator_variables,
+        lambda: generator_terms(
+            gan.gan_losses, run, real_A, real_B, training=True, face_id=gan.uses_face_id, translations=translations
+        ),
+        "g_loss",
+        tape=g_tape,
+    )
+    gan.track({**d_terms, **g_terms})
+    return gan.logs()
+
+
+def test_step(gan, data):
+    """Every loss term on a validation batch, no update, discriminators in inference mode."""
+    real_A, real_B = unpack_batch(data)
+    run = network_functions(gan)
+    fake_A2B = run("genA2B", real_A)[0]
+    fake_B2A = run("genB2A", real_B)[0]
+    d_terms = discriminator_terms(gan.gan_losses, run, real_A, real_B, fake_A2B, fake_B2A, training=False)
+    g_terms = generator_terms(gan.gan_losses, run, real_A, real_B, training=False, face_id=gan.uses_face_id)
+    gan.track({**d_terms, **g_terms})
+    return gan.logs()
