@@ -25,6 +25,7 @@ from keras_p2c.training import strategy as strategies
 from keras_p2c.training.backup import AtomicBackupAndRestore, backed_up_epoch, has_backup
 from keras_p2c.training.callbacks import GeneratorExport, TensorBoardSummaries
 from keras_p2c.training.config import config_differences, load_config, write_config
+from keras_p2c.weights.convert import load_official_gan
 
 logger = logging.getLogger(__name__)
 
@@ -326,7 +327,7 @@ def build_gan(config, schedule=None):
     if config.init_from:
         if not Path(config.init_from).is_file():
             raise TrainingSetupError(f"init_from: {config.init_from} is not a file (photo2cartoon_weights.pt).")
-        gan.load_official(config.init_from)
+        load_official_gan(gan, config.init_from)
     return gan
 
 
