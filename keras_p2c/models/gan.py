@@ -264,6 +264,18 @@ class Photo2CartoonGAN(keras.Model):
             return gan_steps_jax.train_step(self, *args)
         return gan_steps_tensorflow.train_step(self, *args)
 
+    def make_train_function(self, force=False):
+        super().make_train_function(force)
+        if keras.backend.backend() == "tensorflow" and not self.run_eagerly:
+            self.train_function = gan_steps_tensorflow.without_graph_optimizer(self.train_function)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        super().make_test_function(force)
+        if keras.backend.backend() == "tensorflow" and not self.run_eagerly:
+            self.test_function = gan_steps_tensorflow.without_graph_optimizer(self.test_function)
+        return self.test_function
+
     def test_step(self, *args):
         """Every loss term on a validation batch, no update, discriminators in inference mode."""
         self._check_compiled()

@@ -17,12 +17,14 @@ from tests.torch_training_reference import weight_agreement
 NETWORKS = ("genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB")
 
 
-@pytest.fixture(scope="module")
-def keras_step(reference_case):
+# The compiled step builds its graph once (~1–2 min with Face-ID on 2 cores): slow run only.
+@pytest.fixture(scope="module", params=["eager", pytest.param("compiled", marks=pytest.mark.slow)])
+def keras_step(reference_case, request):
+    """The first step run eagerly, and compiled (each network traced once, grappler off) as `fit` runs it."""
     keras.config.set_dtype_policy("float32")
     gan = Photo2CartoonGAN(**reference_case["options"], face_features=load_face_features(reference_case["face_weights"]))
     load_official_gan(gan, reference_case["checkpoint"])
-    gan.compile(run_eagerly=True)  # the reference's optimisers and loss weights
+    gan.compile(run_eagerly=request.param == "eager")  # the reference's optimisers and loss weights
     logs = gan.train_on_batch(reference_case["real_A"], reference_case["real_B"], return_dict=True)
     return gan, {name: float(value) for name, value in logs.items()}
 
