@@ -55,12 +55,28 @@ def layer_instance_mix(x, rho, epsilon=EPSILON):
     Unbiased variance (torch.var's default) is what the reference's LIN and
     adaLIN use, and so what the released weights were trained with; the plain
     instance norm elsewhere uses the biased one.
+
+    One pass over the map serves both: the layer statistics follow from the
+    per-channel ones (equal counts per channel, so the layer mean is the mean
+    of the channel means and, by the law of total variance, the layer's biased
+    variance is the mean of `var_c + (mean_c − mean)²`), and
+    `x − mean = (x − mean_c) + (mean_c − mean)` reuses the centred map, so
+    the mix is one multiply-add on it instead of two normalised copies.
     """
     x = ops.cast(x, "float32")
     rho = ops.cast(rho, "float32")
-    instance = _normalize(x, (1, 2), epsilon, unbiased=True)
-    layer = _normalize(x, (1, 2, 3), epsilon, unbiased=True)
-    return rho * instance + (1.0 - rho) * layer
+    channel_mean = _mean(x, (1, 2))
+    centered = x - channel_mean
+    channel_variance = _mean(ops.square(centered), (1, 2))  # biased, per (sample, channel)
+    layer_mean = ops.mean(channel_mean, axis=3, keepdims=True)
+    offset = channel_mean - layer_mean
+    layer_variance = ops.mean(channel_variance + ops.square(offset), axis=3, keepdims=True)
+    pixels = ops.cast(ops.shape(x)[1] * ops.shape(x)[2], "float32")
+    count = pixels * ops.cast(ops.shape(x)[3], "float32")
+    instance_scale = ops.rsqrt(channel_variance * (pixels / (pixels - 1.0)) + epsilon)
+    layer_scale = ops.rsqrt(layer_variance * (count / (count - 1.0)) + epsilon)
+    scale = rho * instance_scale + (1.0 - rho) * layer_scale
+    return centered * scale + (1.0 - rho) * layer_scale * offset
 
 
 def _unit_weight(layer, name, channels, value):
