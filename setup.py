@@ -47,5 +47,5 @@ setup(
     include_package_data=True,
     install_requires=BASE,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["p2c = keras_p2c.cli:main"]},
+    entry_points={"console_scripts": ["p2c = keras_p2c.cli.main:main"]},
 )

@@ -7,7 +7,7 @@ Same as `python -m keras_p2c.faces.mask_model`; see keras_p2c/faces/mask_model.p
 
 import sys
 
-if __name__ == "__main__":
-    from keras_p2c.faces.mask_model import main
+from keras_p2c.faces.mask_model import main
 
+if __name__ == "__main__":
     sys.exit(main())

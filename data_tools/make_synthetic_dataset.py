@@ -6,6 +6,8 @@
 import argparse
 import sys
 
+from keras_p2c.data.synthetic import write_synthetic_dataset
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -19,8 +21,6 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    from keras_p2c.data.synthetic import write_synthetic_dataset
-
     try:
         root = write_synthetic_dataset(args.root, args.n_train, args.n_test, args.size, args.seed)
     except ValueError as error:

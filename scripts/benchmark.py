@@ -1,59 +1,12 @@
-"""Benchmarks: one JSON per run under benchmarks/results/ (figure, machine, versions, min/median).
+"""Benchmarks: the same as `p2c benchmark` (see `p2c benchmark --help`).
 
     python scripts/benchmark.py --what generator [--batch 1] [--precision float32|bf16|fp16] [--xla]
     python scripts/benchmark.py --what train --backend jax --batch 16 --precision bf16
 """
 
-import argparse
-import importlib
-import json
 import sys
 
-WORKLOADS = {
-    "generator": "keras_p2c.benchmarks.generator",
-    "data": "keras_p2c.benchmarks.data",
-    "pipeline": "keras_p2c.benchmarks.pipeline",
-    "serve": "keras_p2c.benchmarks.serve",
-    "train": "keras_p2c.benchmarks.train",
-    "train_parts": "keras_p2c.benchmarks.train_parts",
-    "runtimes": "keras_p2c.benchmarks.runtimes",
-    "roofline": "keras_p2c.benchmarks.roofline",
-}
-
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--what", choices=sorted(WORKLOADS) + ["all"], default="generator")
-    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="sets KERAS_BACKEND for this run")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--precision", choices=["float32", "bf16", "fp16"], default="float32")
-    parser.add_argument("--xla", action="store_true", help="jit_compile=True (TensorFlow backend)")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--output-dir", default="benchmarks/results")
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    if args.backend:
-        import os
-
-        os.environ["KERAS_BACKEND"] = args.backend
-    from keras_p2c.benchmarks.timing import machine_record, write_result
-
-    names = sorted(WORKLOADS) if args.what == "all" else [args.what]
-    for name in names:
-        module = importlib.import_module(WORKLOADS[name])
-        result = module.run(
-            batch=args.batch, size=args.size, precision=args.precision, repeats=args.repeats, jit_compile=args.xla
-        )
-        result["machine"] = machine_record()
-        path = write_result(result, args.output_dir, name)
-        summary = {k: v for k, v in result.items() if k not in ("machine", "all_s")}
-        print(json.dumps(summary), f"-> {path}")
-    return 0
-
+from keras_p2c.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["benchmark", *sys.argv[1:]]))

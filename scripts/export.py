@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_p2c.cli import main
+from keras_p2c.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["export", *sys.argv[1:]]))

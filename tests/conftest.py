@@ -7,6 +7,34 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# What decides float round-off on CPU: the vector ISA oneDNN/XLA/ATen pick, and the settings that cap it.
+_ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+_NUMERIC_ENV = (
+    "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "XLA_FLAGS",
+    "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS",
+)
+
+
+def pytest_report_header(config):
+    """One line naming the CPU, the instruction sets that change float results, and the settings capping them."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+                if flags and model != "unknown CPU":
+                    break
+    except OSError:
+        pass
+    isa = " ".join(flag for flag in _ISA_FLAGS if flag in flags) or "none of " + "/".join(_ISA_FLAGS)
+    settings = " ".join(f"{name}={os.environ[name]}" for name in _NUMERIC_ENV if name in os.environ) or "none"
+    return f"cpu: {model} ({os.cpu_count()} cores); isa: {isa}; numeric env: {settings}"
+
 
 @pytest.fixture(autouse=True)
 def _float32_policy():
@@ -36,3 +64,48 @@ def segmenter():
             f"run `python -m keras_p2c.faces.mask_model` to fetch it"
         )
     return get_segmenter()
+
+
+# -- shared by several folders (photos, weights, exports) --------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def two_faces(astronaut):
+    """The astronaut and her mirror image side by side (512 x 1024): two faces."""
+    return np.hstack([astronaut, astronaut[:, ::-1]])
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory):
+    """A small generator (ngf 8, 2 blocks, light, 256 input) in the original `.pt` format, written with torch."""
+    pytest.importorskip("torch")
+    from tests.helpers.checkpoints import write_small_checkpoint
+
+    return write_small_checkpoint(tmp_path_factory.mktemp("weights") / "photo2cartoon_weights.pt")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def small_generator(small_checkpoint, cache_dir):
+    """`small_checkpoint` converted: one `Generator` for the session, so Keras traces its predict function once."""
+    from keras_p2c.weights.release import load_generator
+
+    return load_generator(small_checkpoint, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """(generator, model_dir) with version 1 of a tiny generator (ngf 8, 2 blocks) at 256²."""
+    from keras_p2c.models import Generator
+    from keras_p2c.serving.export import export_generator
+
+    generator = Generator(ngf=8, n_blocks=2, img_size=256, light=True)
+    generator.build((None, 256, 256, 3))
+    base = tmp_path_factory.mktemp("saved_models")
+    path = export_generator(generator, base_dir=base, name="photo2cartoon")
+    assert path.name == "1"
+    return generator, path.parent

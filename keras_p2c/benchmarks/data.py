@@ -2,10 +2,12 @@
 
 import tempfile
 
+from keras_p2c.data.synthetic import write_synthetic_dataset
+from keras_p2c.data.throughput import pipeline_throughput
+from keras_p2c.data.unpaired import train_dataset
+
 
 def run(batch=1, size=256, repeats=3, n_images=50, **_unused):
-    from keras_p2c.data import pipeline_throughput, train_dataset, write_synthetic_dataset
-
     load_size = round(size * 286 / 256)  # the reference's 286 → 256 ratio
     with tempfile.TemporaryDirectory() as root:
         write_synthetic_dataset(root, n_train=n_images, n_test=1, size=load_size + 14)

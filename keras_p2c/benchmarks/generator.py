@@ -1,12 +1,15 @@
 """Generator forward time (inference) on the current backend."""
 
+import keras
 import numpy as np
+
+from keras_p2c.benchmarks.timing import time_repeated
+from keras_p2c.benchmarks.train import POLICIES
+from keras_p2c.models import Generator
 
 
 def compiled_forward(generator, jit_compile):
     """A compiled inference function of the generator for the current backend."""
-    import keras
-
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -28,11 +31,7 @@ def compiled_forward(generator, jit_compile):
 
 
 def run(batch=1, size=256, precision="float32", repeats=10, jit_compile=False, ngf=32):
-    import keras
-
-    from keras_p2c.models import Generator
-
-    policy = {"float32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
+    policy = POLICIES[precision]
     generator = Generator(ngf=ngf, img_size=size, dtype=policy)
     generator.build((None, size, size, 3))
     x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype("float32")
@@ -51,10 +50,6 @@ def run(batch=1, size=256, precision="float32", repeats=10, jit_compile=False, n
 
 
 def _time(forward, x, repeats):
-    import keras
-
-    from keras_p2c.benchmarks.timing import time_repeated
-
     def call():
         keras.ops.convert_to_numpy(forward(x))  # waits for the device
 

@@ -10,15 +10,24 @@ median, and `end_to_end` times `Photo2Cartoon.run` on the JPEG bytes as a user c
 import statistics
 import time
 
+import cv2
+import keras
+
+from keras_p2c.benchmarks.train import POLICIES
+from keras_p2c.faces import composite
+from keras_p2c.faces.align import level_eyes, transform_points
+from keras_p2c.faces.crop import face_crop_box, warp_crop
+from keras_p2c.faces.detect import detect_faces
+from keras_p2c.images import encode_image, read_image
+from keras_p2c.inference import Photo2Cartoon
+from keras_p2c.models import Generator
+
 PHOTO_SIZE = (1600, 1200)  # width, height
 
 
 def test_photo():
     """The benchmark photo as JPEG bytes (about 2 megapixels, one face)."""
-    import cv2
-    from skimage import data
-
-    from keras_p2c.faces.images import encode_image
+    from skimage import data  # test extra: only this benchmark needs it
 
     width, height = PHOTO_SIZE
     face = cv2.resize(data.astronaut(), (height, height), interpolation=cv2.INTER_CUBIC)
@@ -29,12 +38,6 @@ def test_photo():
 
 def _stages(predictor, jpeg):
     """One pass through the pipeline; returns `{stage: seconds}`."""
-    from keras_p2c.faces import composite
-    from keras_p2c.faces.align import level_eyes, transform_points
-    from keras_p2c.faces.crop import face_crop_box, warp_crop
-    from keras_p2c.faces.detect import detect_faces
-    from keras_p2c.faces.images import read_image
-
     seconds = {}
     clock = time.perf_counter()
 
@@ -67,12 +70,7 @@ def _stages(predictor, jpeg):
 
 
 def run(batch=1, size=256, precision="float32", repeats=10, jit_compile=False, ngf=32, **_unused):
-    import keras
-
-    from keras_p2c.inference import Photo2Cartoon
-    from keras_p2c.models import Generator
-
-    policy = {"float32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
+    policy = POLICIES[precision]
     generator = Generator(ngf=ngf, img_size=size, dtype=policy)
     generator.build((None, size, size, 3))
     generator.jit_compile = jit_compile

@@ -6,7 +6,11 @@ The convolutions are those of the full-resolution hourglasses (3×3, 8–32 chan
 reach a fraction of the matmul rate.
 """
 
+import keras
 import numpy as np
+from keras import ops
+
+from keras_p2c.benchmarks.timing import time_repeated
 
 GENERATOR_GFLOP = 37.3
 MATRIX_SIZE = 4096  # large enough for the matmul kernels to run at their best
@@ -16,19 +20,12 @@ CONVOLUTIONS = ((256, 32, 16), (256, 16, 8), (256, 8, 8), (128, 32, 16))
 
 
 def _best_rate(function, flop, repeats):
-    from keras import ops
-
-    from keras_p2c.benchmarks.timing import time_repeated
-
     seconds = time_repeated(lambda: ops.convert_to_numpy(function()[..., :1]), repeats)["min_s"]
     return flop / seconds / 1e9
 
 
 def run(batch=1, size=256, precision="float32", repeats=5, jit_compile=False):
     """`batch`, `size` and `jit_compile` are the other workloads' options; the shapes here are fixed."""
-    import keras
-    from keras import ops
-
     dtype = DTYPES[precision]
     rng = np.random.default_rng(0)
     matrix = ops.cast(rng.uniform(-1, 1, (MATRIX_SIZE, MATRIX_SIZE)).astype("float32"), dtype)
@@ -51,8 +48,6 @@ def run(batch=1, size=256, precision="float32", repeats=5, jit_compile=False):
 
 def _jit(function):
     """`function` compiled for the current backend, so the rate is not Python dispatch."""
-    import keras
-
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

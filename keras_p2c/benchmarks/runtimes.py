@@ -10,6 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_p2c.benchmarks.timing import time_repeated
+from keras_p2c.models import Generator
+from keras_p2c.serving.export import export_file, export_generator
+
 
 def _litert_runner(path):
     from ai_edge_litert.interpreter import Interpreter
@@ -54,10 +58,6 @@ def _size_bytes(path):
 
 
 def run(batch=1, size=256, precision="float32", repeats=10, jit_compile=False):
-    from keras_p2c.benchmarks.timing import time_repeated
-    from keras_p2c.export import export_file, export_generator
-    from keras_p2c.models import Generator
-
     generator = Generator(ngf=32, img_size=256)
     generator.build((None, 256, 256, 3))
     x = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")

@@ -17,6 +17,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+
+from keras_p2c.models import Generator
+from keras_p2c.serving.client import Client, ServingError
+from keras_p2c.serving.export import export_generator
+
 
 def free_port():
     with socket.socket() as s:
@@ -61,8 +67,6 @@ def _percentile(values, q):
 
 def load_run(url, model, image_bytes, clients=16, requests=50):
     """`clients` threads each send `requests` cartoonize calls; returns latency and error figures."""
-    from keras_p2c.serving.client import Client, ServingError
-
     def worker(_):
         client = Client(url, model, timeout=120)
         latencies, errors = [], 0
@@ -102,16 +106,12 @@ def run(batch=1, size=256, precision="float32", repeats=50, jit_compile=False, n
         clients: concurrent client threads.
         model_dir: an existing `saved_models/<name>` to serve instead of a fresh export.
     """
-    import numpy as np
     import tensorflow as tf
 
     pixels = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
     image_bytes = tf.io.encode_jpeg(pixels).numpy()
     with tempfile.TemporaryDirectory() as tmp:
         if model_dir is None:
-            from keras_p2c.export import export_generator
-            from keras_p2c.models import Generator
-
             generator = Generator(ngf=ngf)
             generator.build((None, 256, 256, 3))
             model_dir = export_generator(generator, base_dir=tmp, name="photo2cartoon").parent

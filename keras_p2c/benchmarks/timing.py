@@ -8,6 +8,10 @@ import statistics
 import time
 from pathlib import Path
 
+import keras
+
+from keras_p2c.atomic import write_text_atomic
+
 
 def time_repeated(function, repeats, warmup=2):
     """Calls `function` `warmup` times untimed, then `repeats` times; returns seconds per call."""
@@ -22,8 +26,6 @@ def time_repeated(function, repeats, warmup=2):
 
 
 def machine_record():
-    import keras
-
     record = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -46,11 +48,6 @@ def machine_record():
 
 
 def write_result(result, output_dir, what):
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = output_dir / f"{what}-{result['machine']['backend']}-{stamp}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(path)
-    return path
+    path = Path(output_dir) / f"{what}-{result['machine']['backend']}-{stamp}.json"
+    return write_text_atomic(path, json.dumps(result, indent=1))

@@ -8,15 +8,17 @@ reported separately as `compile_s`; `min_s` / `median_s` are steady-state steps.
 
 import time
 
+import keras
 import numpy as np
+
+from keras_p2c.benchmarks.timing import time_repeated
+from keras_p2c.models import FaceFeatures, Photo2CartoonGAN
 
 POLICIES = {"float32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 def build_gan(size, precision="float32", face_id=True, jit_compile=False):
     """A compiled Photo2CartoonGAN at `size`² with the reference optimisers (and random Face-ID weights)."""
-    from keras_p2c.models import FaceFeatures, Photo2CartoonGAN
-
     policy = POLICIES[precision]
     face_features = FaceFeatures(dtype=policy) if face_id else None
     gan = Photo2CartoonGAN(img_size=size, face_features=face_features, dtype=policy)
@@ -26,8 +28,6 @@ def build_gan(size, precision="float32", face_id=True, jit_compile=False):
 
 def peak_memory_gib():
     """Peak accelerator memory of device 0 in GiB (None on a CPU or where the backend does not say)."""
-    import keras
-
     try:
         if keras.backend.backend() == "jax":
             import jax
@@ -46,8 +46,6 @@ def peak_memory_gib():
 
 
 def run(batch=1, size=256, precision="float32", repeats=5, jit_compile=False, face_id=True):
-    from keras_p2c.benchmarks.timing import time_repeated
-
     rng = np.random.default_rng(0)
     real_A = rng.uniform(-1, 1, (batch, size, size, 3)).astype("float32")
     real_B = rng.uniform(-1, 1, (batch, size, size, 3)).astype("float32")

@@ -8,7 +8,12 @@ them global) and 4 Face-ID passes. `estimate_s` adds these up, so it can be set 
 TensorFlow backend (`tf.function`, `GradientTape`).
 """
 
+import keras
 import numpy as np
+
+from keras_p2c.benchmarks.timing import time_repeated
+from keras_p2c.benchmarks.train import POLICIES
+from keras_p2c.models import Discriminator, FaceFeatures, Generator
 
 # How often one training step runs each part (see the module docstring).
 STEP_COUNTS = {
@@ -43,15 +48,9 @@ def _forward_backward(network, x, outputs, jit_compile=False):
 
 
 def run(batch=1, size=256, precision="float32", repeats=5, jit_compile=False):
-    import keras
-
     if keras.backend.backend() != "tensorflow":
         raise NotImplementedError("The train-step breakdown runs on the TensorFlow backend (--backend tensorflow).")
     import tensorflow as tf
-
-    from keras_p2c.benchmarks.timing import time_repeated
-    from keras_p2c.benchmarks.train import POLICIES
-    from keras_p2c.models import Discriminator, FaceFeatures, Generator
 
     policy = POLICIES[precision]
     x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype("float32"))

@@ -1,26 +1,19 @@
-"""tf.data input pipelines for unpaired photo (A) / cartoon (B) folders, and a tiny synthetic data set."""
+"""Training data: tf.data pipelines over unpaired photo (A) / cartoon (B) folders, a tiny synthetic data
+set, and the preparation of a data set from portrait photos (`preparation`, `p2c prepare-dataset`).
 
-from keras_p2c.data.augment import eval_transform, resize_bicubic, train_transform
-from keras_p2c.data.decode import decode_rgb, find_unreadable, load_rgb
-from keras_p2c.data.files import IMAGE_EXTENSIONS, domain_folder, list_image_files
-from keras_p2c.data.synthetic import write_synthetic_dataset
-from keras_p2c.data.throughput import pipeline_throughput
-from keras_p2c.data.unpaired import epoch_steps, eval_dataset, folder_dataset, train_dataset
+Names are loaded on first use (PEP 562): the pipelines import TensorFlow, dataset preparation does not
+(its worker processes set up TensorFlow's threads themselves before it starts).
+"""
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "decode_rgb",
-    "domain_folder",
-    "epoch_steps",
-    "find_unreadable",
-    "folder_dataset",
-    "list_image_files",
-    "load_rgb",
-    "pipeline_throughput",
-    "resize_bicubic",
-    "eval_dataset",
-    "eval_transform",
-    "train_dataset",
-    "train_transform",
-    "write_synthetic_dataset",
-]
+from keras_p2c.lazy import lazy_exports
+
+_EXPORTS = {
+    "keras_p2c.data.augment": ["eval_transform", "resize_bicubic", "train_transform"],
+    "keras_p2c.data.decode": ["decode_rgb", "find_unreadable", "load_rgb"],
+    "keras_p2c.data.files": ["IMAGE_EXTENSIONS", "domain_folder", "list_image_files"],
+    "keras_p2c.data.preparation": ["PrepOptions", "prepare_dataset"],
+    "keras_p2c.data.synthetic": ["write_synthetic_dataset"],
+    "keras_p2c.data.throughput": ["pipeline_throughput"],
+    "keras_p2c.data.unpaired": ["epoch_steps", "eval_dataset", "folder_dataset", "train_dataset"],
+}
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

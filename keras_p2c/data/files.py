@@ -1,15 +1,16 @@
 """Finding the image files of a data set folder (`ROOT/trainA`, `ROOT/trainB`, `ROOT/testA`, `ROOT/testB`)."""
 
 import logging
-import os
 from pathlib import Path
+
+from keras_p2c.images.inputs import IMAGE_SUFFIXES, walk_files
 
 logger = logging.getLogger(__name__)
 
-# What `tf.io.decode_image` reads. The reference's list also has .ppm/.pgm/.tif, which TensorFlow cannot decode;
-# those are reported (not silently dropped) by `list_image_files`.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
-UNSUPPORTED_IMAGE_EXTENSIONS = (".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".heic", ".avif")
+# Image formats `tf.io.decode_image` cannot read (the reference's list has .ppm/.pgm/.tif): reported by
+# `list_image_files`, not silently dropped. The rest of `IMAGE_SUFFIXES` (what OpenCV reads) is used.
+UNSUPPORTED_IMAGE_EXTENSIONS = (".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".heic", ".avif")
+IMAGE_EXTENSIONS = tuple(suffix for suffix in IMAGE_SUFFIXES if suffix not in UNSUPPORTED_IMAGE_EXTENSIONS)
 
 DOMAIN_FOLDERS = {
     ("train", "A"): "trainA",
@@ -36,15 +37,13 @@ def list_image_files(folder):
             "trainB/ (cartoons), testA/ and testB/; create it or pass the right root."
         )
     paths, unsupported = [], []
-    # Sorted walk, like the reference's loader, so the file order does not depend on the file system.
-    for directory, subdirectories, names in os.walk(folder):
-        subdirectories.sort()
-        for name in sorted(names):
-            suffix = os.path.splitext(name)[1].lower()
-            if suffix in IMAGE_EXTENSIONS:
-                paths.append(os.path.join(directory, name))
-            elif suffix in UNSUPPORTED_IMAGE_EXTENSIONS:
-                unsupported.append(os.path.join(directory, name))
+    # Sorted, like the reference's loader, so the file order does not depend on the file system.
+    for path in walk_files(folder):
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_EXTENSIONS:
+            paths.append(str(path))
+        elif suffix in UNSUPPORTED_IMAGE_EXTENSIONS:
+            unsupported.append(str(path))
     if unsupported:
         logger.warning(
             "Ignoring %d image(s) in %s whose format TensorFlow cannot decode (first: %s); convert them to PNG or "

@@ -1,10 +1,10 @@
-"""Face preparation shared by inference and dataset tools: read, detect, level, crop, mask, composite.
+"""Face preparation shared by inference, dataset preparation and serving: detect, level, crop, mask, composite.
 
 Typical use::
 
-    from keras_p2c import faces
+    from keras_p2c import faces, images
 
-    rgb = faces.read_image("photo.jpg")
+    rgb = images.read_image("photo.jpg")
     prepared = faces.prepare_faces(rgb, segmenter=faces.get_segmenter())  # NoFaceError if none
     batch = np.stack([p.input_256 for p in prepared])                      # (N, 256, 256, 3) in [-1, 1]
     outputs = generator.predict(batch)                                       # in [-1, 1]
@@ -16,7 +16,7 @@ Names are loaded on first use (PEP 562), so importing the package is cheap and
 MTCNN) and the TF Lite interpreter load only when a face is detected or a mask computed.
 """
 
-import importlib
+from keras_p2c.lazy import lazy_exports
 
 _EXPORTS = {
     "keras_p2c.faces.align": ["Rotation", "align_image", "level_eyes", "rotate_image", "transform_points"],
@@ -36,30 +36,17 @@ _EXPORTS = {
         "warp_crop",
     ],
     "keras_p2c.faces.detect": ["KEYPOINT_NAMES", "Face", "NoFaceError", "detect_faces", "get_detector"],
-    "keras_p2c.faces.images": [
-        "DEFAULT_MAX_PIXELS",
-        "ImageReadError",
-        "ImageTooLargeError",
-        "read_image",
-        "write_bytes_atomic",
-        "encode_image",
-        "write_image_atomic",
-    ],
     "keras_p2c.faces.mask_model": ["MaskModelError", "default_model_path", "fetch_mask_model"],
-    "keras_p2c.faces.prepare": ["PreparedFace", "paste_all", "prepare_face", "prepare_faces"],
-    "keras_p2c.faces.segment": ["PortraitSegmenter", "get_segmenter"],
+    "keras_p2c.faces.prepare": [
+        "FACE_POLICIES",
+        "PreparedFace",
+        "SeveralFacesError",
+        "paste_all",
+        "prepare_face",
+        "prepare_faces",
+        "select_faces",
+    ],
+    "keras_p2c.faces.quality": ["MAX_OUTSIDE", "MIN_CROP", "FaceQuality", "face_quality"],
+    "keras_p2c.faces.segment": ["PortraitSegmenter", "get_segmenter", "resolve_segmenter"],
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

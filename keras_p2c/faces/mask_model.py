@@ -22,8 +22,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from keras_p2c.faces.images import write_bytes_atomic
-from keras_p2c.weights.download import default_cache_dir
+from keras_p2c.atomic import write_bytes_atomic
+from keras_p2c.cache import cache_dir
 
 MEDIAPIPE_VERSION = "0.10.21"
 WHEEL_MEMBER = "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"
@@ -50,7 +50,7 @@ class MaskModelError(RuntimeError):
 
 def default_model_path():
     """Where the model is cached: `<cache dir>/selfie_segmentation.tflite`."""
-    return default_cache_dir() / MODEL_FILENAME
+    return cache_dir() / MODEL_FILENAME
 
 
 def _sha256(data):

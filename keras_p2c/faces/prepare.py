@@ -1,6 +1,8 @@
-"""From a photo to generator-ready faces: detect, level the eyes, crop, mask, composite.
+"""From a photo to generator-ready faces: detect and choose the faces, level the eyes, crop, mask, composite.
 
-This is the entry point the predictor and the dataset tool use. For each face it keeps everything
+This is the entry point the predictor, dataset preparation and the server's full-photo signature use:
+`select_faces` is the one place that decides which detected faces are prepared and what is said when a
+photo has none (or, for `faces="single"`, several). For each face it keeps everything
 needed to put the cartoon back: the crop box (eye-levelled coordinates) and the rotation matrix.
 The crop is resampled straight from the photo through the combined rotation + crop transform
 (`crop.warp_crop`), which matches the reference's rotate-the-whole-image-then-cut but costs only
@@ -96,6 +98,53 @@ def prepare_face(rgb, face, segmenter=None, size=composite.GENERATOR_SIZE):
     )
 
 
+FACE_POLICIES = ("largest", "all", "single")
+
+
+class SeveralFacesError(ValueError):
+    """A photo holds more than one face where exactly one was asked for (`faces="single"`)."""
+
+
+def select_faces(
+    rgb,
+    faces="largest",
+    min_confidence=DEFAULT_MIN_CONFIDENCE,
+    max_side=DEFAULT_MAX_SIDE,
+    min_face_size=DEFAULT_MIN_FACE_SIZE,
+    name=None,
+):
+    """Detect the faces of a photo and choose those to prepare.
+
+    Args:
+        rgb: `(H, W, 3)` uint8 photo (`keras_p2c.images.read_image`).
+        faces: `"largest"` (the reference, which keeps the face with the largest landmark box), `"all"`
+            (every face, largest first) or `"single"` (the face of a photo that holds exactly one).
+        min_confidence, max_side, min_face_size: passed to `detect_faces`.
+        name: how to call the photo in error messages (e.g. its file name).
+
+    Returns:
+        `(chosen, found)`: the chosen `Face`s, largest first, and how many faces were detected.
+
+    Raises:
+        NoFaceError: no face found.
+        SeveralFacesError: `faces="single"` and more than one face found.
+    """
+    if faces not in FACE_POLICIES:
+        raise ValueError(f"`faces` must be one of {FACE_POLICIES}. Received: faces={faces!r}")
+    found = detect_faces(rgb, min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
+    where = f"{name}: " if name else ""
+    if not found:
+        scale = f", detection on a copy at most {max_side} px on its longer side" if max_side else ""
+        raise NoFaceError(
+            f"{where}no face found (MTCNN, confidence >= {min_confidence}{scale}). Faces must be roughly "
+            f"frontal and upright; for small faces in a large photo raise the detection size (detect_size, "
+            f"--detect-size)."
+        )
+    if faces == "single" and len(found) > 1:
+        raise SeveralFacesError(f"{where}{len(found)} faces found; --faces single keeps only photos with exactly one")
+    return (found if faces == "all" else found[:1]), len(found)
+
+
 def prepare_faces(
     rgb,
     all_faces=False,
@@ -108,12 +157,10 @@ def prepare_faces(
     """Detect and prepare the largest face (or all faces) of a photo.
 
     Args:
-        rgb: `(H, W, 3)` uint8 photo (`read_image`).
-        all_faces: prepare every face found, largest first; otherwise only the largest (as the
-            reference, which keeps the face with the largest landmark box).
+        rgb: `(H, W, 3)` uint8 photo (`keras_p2c.images.read_image`).
+        all_faces: prepare every face found, largest first; otherwise only the largest.
         segmenter: see `prepare_face`.
-        min_confidence, max_side, min_face_size: passed to `detect_faces`.
-        name: how to call the photo in the `NoFaceError` message (e.g. its file name).
+        min_confidence, max_side, min_face_size, name: see `select_faces`.
 
     Returns:
         List of `PreparedFace` (one unless `all_faces`); stack their `input_256` for a batch.
@@ -121,17 +168,15 @@ def prepare_faces(
     Raises:
         NoFaceError: no face found.
     """
-    faces = detect_faces(rgb, min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
-    if not faces:
-        where = f"{name}: " if name else ""
-        scale = f", detection on a copy at most {max_side} px on its longer side" if max_side else ""
-        raise NoFaceError(
-            f"{where}no face found (MTCNN, confidence >= {min_confidence}{scale}). Faces must be roughly "
-            f"frontal and not tiny; for small faces in a large photo raise the detection size."
-        )
-    if not all_faces:
-        faces = faces[:1]
-    return [prepare_face(rgb, face, segmenter) for face in faces]
+    chosen, _ = select_faces(
+        rgb,
+        "all" if all_faces else "largest",
+        min_confidence=min_confidence,
+        max_side=max_side,
+        min_face_size=min_face_size,
+        name=name,
+    )
+    return [prepare_face(rgb, face, segmenter) for face in chosen]
 
 
 def paste_all(photo, prepared, outputs, feather=0.04):

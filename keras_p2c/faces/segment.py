@@ -11,11 +11,12 @@ TensorFlow's `tf.lite.Interpreter` (deprecated, same results).
 """
 
 import threading
+import warnings
 
 import cv2
 import numpy as np
 
-from keras_p2c.faces.mask_model import FETCH_COMMAND, MaskModelError, resolve_model_path
+from keras_p2c.faces.mask_model import FETCH_COMMAND, MaskModelError, default_model_path, resolve_model_path
 
 
 def _make_interpreter(model_path, num_threads):
@@ -100,3 +101,24 @@ def get_segmenter(model_path=None):
         if key not in _default:
             _default[key] = PortraitSegmenter(key)
         return _default[key]
+
+
+def resolve_segmenter(segmenter):
+    """`"auto"`, `None`, a `.tflite` path or a callable → the mask function faces are prepared with (or `None`).
+
+    `"auto"` is the cached MediaPipe model when it has been fetched; without it, faces are not masked and a
+    warning says how to fetch it.
+    """
+    if segmenter is None or callable(segmenter):
+        return segmenter
+    if isinstance(segmenter, str) and segmenter == "auto":
+        if default_model_path().is_file():
+            return get_segmenter()
+        warnings.warn(
+            f"The portrait-mask model {default_model_path()} is missing, so faces are not masked (the whole "
+            f"square crop goes to the generator). Fetch it with `{FETCH_COMMAND}`, or pass segmenter=None to "
+            f"silence this.",
+            stacklevel=3,
+        )
+        return None
+    return get_segmenter(segmenter)  # a .tflite path

@@ -1,5 +1,10 @@
-"""Serving the exported generator over TF Serving's REST API: server, version registry, client."""
+"""Serving the generator: export (SavedModel for TF Serving, LiteRT, ONNX), and TF Serving's REST API over
+the SavedModel (version registry, server, request codec, the full-photo signature, a client).
+
+TensorFlow, FastAPI and uvicorn load only in the modules that need them; `Client` needs none of them.
+"""
 
 from keras_p2c.serving.client import Client, ServingError
+from keras_p2c.serving.export import export_file, export_generator, list_versions
 
-__all__ = ["Client", "ServingError"]
+__all__ = ["Client", "ServingError", "export_file", "export_generator", "list_versions"]

@@ -15,7 +15,9 @@ bytes that are not an image, get a 400 naming the instance.
 
 import numpy as np
 
-from keras_p2c.faces.images import DEFAULT_MAX_PIXELS, encode_image
+from keras_p2c.faces.prepare import prepare_faces
+from keras_p2c.faces.segment import resolve_segmenter
+from keras_p2c.images import DEFAULT_MAX_PIXELS, encode_image, read_image
 from keras_p2c.serving.codec import RequestError
 
 PHOTO_SIGNATURE = "cartoonize_photo"
@@ -39,8 +41,6 @@ class PhotoSignature:
     """
 
     def __init__(self, segmenter="auto", max_pixels=DEFAULT_MAX_PIXELS, generator_signature="predict_images"):
-        from keras_p2c.inference import resolve_segmenter
-
         self.segmenter = resolve_segmenter(segmenter)
         self.max_pixels = max_pixels
         self.generator_signature = generator_signature
@@ -60,9 +60,6 @@ class PhotoSignature:
         }
 
     def _prepare(self, index, data):
-        from keras_p2c.faces.prepare import prepare_faces
-        from keras_p2c.faces.images import read_image
-
         name = f"instance {index}"
         try:
             photo = read_image(bytes(data), max_pixels=self.max_pixels)

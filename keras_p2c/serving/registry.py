@@ -9,7 +9,7 @@ for a load and never see a half-written export (exports are renamed into place).
 import threading
 from pathlib import Path
 
-from keras_p2c.export import list_versions
+from keras_p2c.serving.export import list_versions
 from keras_p2c.serving.codec import NotFoundError
 
 # Signatures that are SavedModel plumbing, not something a client can call.

@@ -1,28 +1,16 @@
-"""The training driver: a typed config from YAML, the device strategy, callbacks, and `train(config)`.
+"""The training driver: a typed config from YAML, the device strategy, callbacks, backups and `train(config)`.
 
     from keras_p2c.training import load_config, train
     train(load_config("configs/photo2cartoon.yaml", overrides=["data.root=/data/p2c"]))
+
+Names are loaded on first use (PEP 562), so importing the package does not start TensorFlow.
 """
 
-from keras_p2c.training.config import ConfigError, TrainConfig, load_config, write_config
+from keras_p2c.lazy import lazy_exports
 
-__all__ = [
-    "ConfigError",
-    "TrainConfig",
-    "TrainingResult",
-    "TrainingSetupError",
-    "load_config",
-    "train",
-    "write_config",
-]
-
-_FROM_RUN = ("TrainingResult", "TrainingSetupError", "train")
-
-
-def __getattr__(name):
-    # `run` imports Keras and TensorFlow; importing the package (e.g. for `p2c --help`) should not.
-    if name in _FROM_RUN:
-        from keras_p2c.training import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_EXPORTS = {
+    "keras_p2c.training.config": ["ConfigError", "load_config", "write_config"],
+    "keras_p2c.training.run": ["TrainingResult", "TrainingSetupError", "build_gan", "train"],
+    "keras_p2c.training.schema": ["TrainConfig"],
+}
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

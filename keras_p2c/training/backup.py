@@ -24,6 +24,8 @@ from pathlib import Path
 
 import keras
 
+from keras_p2c.atomic import TEMPORARY_PREFIX, atomic_path, write_text_atomic
+
 logger = logging.getLogger(__name__)
 
 METADATA_NAME = "training_metadata.json"
@@ -59,36 +61,9 @@ def backed_up_epoch(backup_dir):
     return metadata["epoch"] if metadata else 0
 
 
-def _fsync_file(path):
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_directory(directory):
-    # Makes the rename itself durable; not every file system lets a directory be opened.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 def _write_json_atomic(path, value):
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(value, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
+    """The commit point of a backup: the metadata, replaced atomically and durably (the folder flushed too)."""
+    write_text_atomic(path, json.dumps(value), sync_folder=True)
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -142,14 +117,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if previous is not None and previous["weights"] == name:
             name = f"epoch-{self._current_epoch:07d}-{self._last_batch_seen}.weights.h5"
         weights = self.backup_path / name
-        # Keras picks the format from the suffix, so the temporary name keeps `.weights.h5`.
-        temporary = self.backup_path / f".tmp-{os.getpid()}-{name}"
-        try:
+        with atomic_path(weights) as temporary:  # the temporary name keeps `.weights.h5` for Keras
             self.model.save_weights(str(temporary), overwrite=True)
-            _fsync_file(temporary)
-            os.replace(temporary, weights)
-        finally:
-            temporary.unlink(missing_ok=True)
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
         if previous is not None:
             metadata["previous"] = {"epoch": previous["epoch"], "weights": previous["weights"]}
@@ -160,5 +129,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         for path in self.backup_path.iterdir():
             stale_backup = path.name.endswith(".weights.h5") and path.name not in keep
             # Temporary files of an earlier process that was killed mid-write.
-            if stale_backup or (path.name.startswith(".tmp-") and not path.name.startswith(f".tmp-{os.getpid()}-")):
+            own = path.name.startswith(f"{TEMPORARY_PREFIX}{os.getpid()}-")
+            if stale_backup or (path.name.startswith(TEMPORARY_PREFIX) and not own):
                 path.unlink(missing_ok=True)

@@ -8,11 +8,12 @@ resumed run.
 """
 
 import logging
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from keras_p2c.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -171,16 +172,10 @@ class GeneratorExport(GlobalStepCallback):
 
     def export(self, filename):
         """Saves the network to `directory/filename` atomically; returns the path."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / filename
-        # Keras picks the format from the suffix, so the temporary name keeps `.keras`.
-        temporary = self.directory / f".tmp-{os.getpid()}-{filename}"
         self.sync_model_state()
-        try:
+        with atomic_path(path) as temporary:  # the temporary name keeps `.keras` for Keras
             self.network(self.model).save(temporary)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
         self.exported.append(path)
         logger.info("Exported %s", path)
         return path

@@ -1,10 +1,10 @@
-"""The training configuration: one typed object read from YAML, with command-line overrides.
+"""Reading the training configuration from YAML, with command-line overrides, checking it, and writing it.
 
-A config file is a mapping with the sections of `TrainConfig` (`model`, `data`, `optimizer`, `loss`,
-`training`, `logging`) and the top-level keys `precision`, `strategy`, `output_dir`, `init_from` and
-`face_id_weights`. Every key is optional (the defaults are the reference's hyper-parameters); an unknown key
-or a value of the wrong type is an error naming the key and the file. The resolved config is written into the
-run folder (`write_config`) so every run records exactly what it trained with.
+The sections and keys are those of `keras_p2c.training.schema.TrainConfig`. Every key is optional (the
+defaults are the reference's hyper-parameters); an unknown key or a value of the wrong type is an error
+naming the key and the file, found by a generic engine that reads the dataclasses' field types; `validate`
+then checks ranges and consistency. The resolved config is written into the run folder (`write_config`) so
+every run records exactly what it trained with.
 
     config = load_config("configs/photo2cartoon.yaml", overrides=["training.batch_size=4"])
 """
@@ -14,182 +14,17 @@ import math
 import os
 import types
 import typing
-from pathlib import Path
 
 import yaml
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+from keras_p2c.atomic import write_text_atomic
+from keras_p2c.models.discriminator import minimum_input_size
+from keras_p2c.training.names import PRECISIONS, STRATEGIES
+from keras_p2c.training.schema import TrainConfig
 
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the source, the key and what to do."""
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    """Networks (`Photo2CartoonGAN` arguments).
-
-    Args:
-        img_size: side of the square training images (a multiple of 16).
-        ngf: generator base width (32 in Photo2Cartoon).
-        ndf: discriminator base width (32).
-        n_blocks: residual blocks in the generator's encoder and decoder (4).
-        light: light generator (style features pooled before the MLP), as the released model.
-        linear_bias: biases on the generator's Linear layers (original: yes; PaddleGAN: no).
-        global_layers: depth of the global discriminators (7; needs inputs of at least 96 px).
-        local_layers: depth of the local discriminators (5; at least 24 px).
-    """
-
-    img_size: int = 256
-    ngf: int = 32
-    ndf: int = 32
-    n_blocks: int = 4
-    light: bool = True
-    linear_bias: bool = True
-    global_layers: int = 7
-    local_layers: int = 5
-
-
-@dataclasses.dataclass
-class DataConfig:
-    """Training images (`keras_p2c.data.train_dataset`).
-
-    Args:
-        root: data set folder holding `trainA/` (photos) and `trainB/` (cartoons).
-        load_size: side the images are resized to before the random crop of `model.img_size` (286).
-        seed: seed of the shuffling, crops and flips; `null` draws one.
-        validate: decode every file once up front and drop (with a warning) the unreadable ones.
-        synthetic: write a tiny synthetic data set under `<output_dir>/synthetic-data` and train on it
-            (smoke runs); `root` must then be left empty.
-        synthetic_images: images per domain of that synthetic data set.
-    """
-
-    root: typing.Optional[str] = None
-    load_size: int = 286
-    seed: typing.Optional[int] = None
-    validate: bool = True
-    synthetic: bool = False
-    synthetic_images: int = 8
-
-
-@dataclasses.dataclass
-class OptimizerConfig:
-    """The two Adam optimisers (generators; discriminators) and the learning-rate schedule.
-
-    Args:
-        learning_rate: initial learning rate of both optimisers (1e-4).
-        beta_1, beta_2, epsilon: Adam's (0.5, 0.999, 1e-8; Keras' default epsilon is 1e-7).
-        weight_decay: coupled L2 weight decay as torch's Adam (1e-4), on every trainable weight.
-        decay_start: step from which the learning rate falls linearly to 0 at `training.iterations`
-            (the reference: 500,000 of 1,000,000); `null` keeps it constant.
-    """
-
-    learning_rate: float = 1e-4
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
-    weight_decay: float = 1e-4
-    decay_start: typing.Optional[int] = 500_000
-
-
-@dataclasses.dataclass
-class LossConfig:
-    """Loss weights (`keras_p2c.losses.LossWeights`); a weight of 0 turns its term off.
-
-    Args:
-        adv: least-squares adversarial terms (1).
-        cycle: cycle consistency L1 (50).
-        identity: identity L1 (10).
-        cam: generator CAM classification (1000).
-        face_id: Face-ID (1 − cosine similarity of MobileFaceNet embeddings; 1). Needs the MobileFaceNet
-            weights (`face_id_weights`).
-    """
-
-    adv: float = 1.0
-    cycle: float = 50.0
-    identity: float = 10.0
-    cam: float = 1000.0
-    face_id: float = 1.0
-
-
-@dataclasses.dataclass
-class TrainingConfig:
-    """Length and batching.
-
-    Args:
-        iterations: training steps in all (the reference: 1,000,000); a multiple of
-            `logging.checkpoint_every`, which is the length of one Keras epoch.
-        batch_size: global batch (images of each domain per step, over all replicas; the reference: 1).
-        steps_per_execution: steps run per compiled call (Keras `steps_per_execution`); logging and export
-            periods should be multiples of it.
-        jit_compile: XLA compilation of the training step (measure first: slower on CPU).
-        run_eagerly: run the step eagerly, without compiling it (debugging; tiny runs, where compiling the
-            step takes longer than the run).
-    """
-
-    iterations: int = 1_000_000
-    batch_size: int = 1
-    steps_per_execution: int = 1
-    jit_compile: bool = False
-    run_eagerly: bool = False
-
-
-@dataclasses.dataclass
-class LoggingConfig:
-    """How often things are written (all in steps).
-
-    Args:
-        log_every: loss scalars and the learning rate to TensorBoard (the reference prints every 10).
-        sample_every: image grids to TensorBoard (the reference: 1,000).
-        checkpoint_every: full training state (all networks, both optimisers) into `<output_dir>/backup`
-            for resuming; also the length of one Keras epoch (the reference: 1,000).
-        export_every: the A→B generator into `<output_dir>/export` (0: only at the end).
-        sample_images: images of each domain in the fixed TensorBoard sample batch.
-        verbose: Keras progress output (1: progress bar, 2: one line per epoch, 0: silent).
-    """
-
-    log_every: int = 10
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    export_every: int = 10_000
-    sample_images: int = 4
-    verbose: int = 1
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a training run needs.
-
-    Args:
-        model, data, optimizer, loss, training, logging: the sections above.
-        precision: `float32`, `mixed_bfloat16` or `mixed_float16` (Keras dtype policy of all networks).
-        strategy: `auto` (several workers in `TF_CONFIG` → multi-worker, several GPUs → mirrored, else one
-            device), `default`, `mirrored` or `multi_worker`. Ignored outside the TensorFlow backend.
-        output_dir: the run folder (config, backup, TensorBoard logs, exports). Running again with the same
-            folder resumes from its backup.
-        init_from: `photo2cartoon_weights.pt` of the original release to start from (all six networks).
-        face_id_weights: InsightFace_Pytorch's `model_mobilefacenet.pth` for the Face-ID loss.
-        allow_no_face_id: train with the Face-ID term off (and a warning) when its weight is non-zero but
-            `face_id_weights` is not given, instead of stopping with an error.
-    """
-
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
-    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
-    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
-    logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
-    precision: str = "float32"
-    strategy: str = "auto"
-    output_dir: str = "runs/photo2cartoon"
-    init_from: typing.Optional[str] = None
-    face_id_weights: typing.Optional[str] = None
-    allow_no_face_id: bool = False
-
-    def to_dict(self):
-        """The config as plain nested dicts (what `write_config` writes)."""
-        return dataclasses.asdict(self)
 
 
 def load_config(path=None, overrides=()):
@@ -244,19 +79,26 @@ def apply_override(config, override):
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: the value is not valid YAML: {error}") from None
     *sections, name = key.split(".")
-    target = config
+    chain = [config]  # the config and each section down to the one holding `name`
     for depth, section in enumerate(sections):
-        child = getattr(target, section, None) if _has_field(target, section) else None
+        child = getattr(chain[-1], section, None) if _has_field(chain[-1], section) else None
         if not dataclasses.is_dataclass(child):
-            raise ConfigError(f"{source}: unknown section '{'.'.join(sections[: depth + 1])}'. {_known(target)}")
-        target = child
-    if not _has_field(target, name):
-        raise ConfigError(f"{source}: unknown key '{key}'. {_known(target)}")
-    field = next(f for f in dataclasses.fields(target) if f.name == name)
-    hint = typing.get_type_hints(type(target))[name]
+            raise ConfigError(f"{source}: unknown section '{'.'.join(sections[: depth + 1])}'. {_known(chain[-1])}")
+        chain.append(child)
+    if not _has_field(chain[-1], name):
+        raise ConfigError(f"{source}: unknown key '{key}'. {_known(chain[-1])}")
+    hint = typing.get_type_hints(type(chain[-1]))[name]
     if dataclasses.is_dataclass(hint):
         raise ConfigError(f"{source}: '{key}' is a section; set its keys one by one ('{key}.<key>=...').")
-    setattr(target, field.name, _coerce(value, hint, key, source))
+    value = _coerce(value, hint, key, source)
+    # Set it bottom-up: a frozen section (`loss`, a `LossWeights`) is replaced by a copy in its parent.
+    for target, field_name in zip(reversed(chain), [name, *reversed(sections)]):
+        try:
+            setattr(target, field_name, value)
+            return
+        except dataclasses.FrozenInstanceError:
+            value = _construct(type(target), {**_values(target), field_name: value}, source, key)
+    raise ConfigError(f"{source}: the config itself is frozen; cannot set '{key}'.")
 
 
 def validate(config, source="<config>"):
@@ -280,8 +122,6 @@ def validate(config, source="<config>"):
         fail("model.img_size", f"must be a multiple of 16 (the hourglass pools). Received: {model.img_size}")
     if model.ngf % 4:
         fail("model.ngf", f"must be a multiple of 4. Received: {model.ngf}")
-    from keras_p2c.models.discriminator import minimum_input_size
-
     for name in ("global_layers", "local_layers"):
         depth = getattr(model, name)
         if depth < 3:
@@ -336,14 +176,9 @@ def validate(config, source="<config>"):
 
 def write_config(config, path):
     """Writes the resolved config as YAML to `path` atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "# Resolved training config of this run (defaults, file and overrides applied).\n"
     text += yaml.safe_dump(config.to_dict(), sort_keys=False)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_text_atomic(path, text)
 
 
 def config_differences(first, second):
@@ -383,7 +218,19 @@ def _build(cls, data, source, prefix):
             values[key] = _build(hint, {} if value is None else value, source, f"{prefix}{key}.")
         else:
             values[key] = _coerce(value, hint, f"{prefix}{key}", source)
-    return cls(**values)
+    return _construct(cls, values, source, prefix[:-1] or "the top level")
+
+
+def _values(instance):
+    return {field.name: getattr(instance, field.name) for field in dataclasses.fields(instance)}
+
+
+def _construct(cls, values, source, where):
+    """`cls(**values)`, its own checks (e.g. `LossWeights`' non-negative weights) reported as a `ConfigError`."""
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{source}: {where}: {error}") from None
 
 
 def _coerce(value, hint, key, source):

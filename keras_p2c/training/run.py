@@ -20,12 +20,20 @@ import logging
 from pathlib import Path
 
 import keras
+import numpy as np
 
+from keras_p2c.data.files import list_image_files
+from keras_p2c.data.synthetic import write_synthetic_dataset
+from keras_p2c.data.unpaired import folder_dataset, train_dataset
+from keras_p2c.models import Photo2CartoonGAN
+from keras_p2c.optimizers import LinearDecayAfter, ReferenceAdam
 from keras_p2c.training import strategy as strategies
 from keras_p2c.training.backup import AtomicBackupAndRestore, backed_up_epoch, has_backup
 from keras_p2c.training.callbacks import GeneratorExport, TensorBoardSummaries
 from keras_p2c.training.config import config_differences, load_config, write_config
+from keras_p2c.training.samples import translation_sheets
 from keras_p2c.weights.convert import load_official_gan
+from keras_p2c.weights.mobilefacenet_table import load_face_features
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +186,6 @@ def resolve_face_id(config):
 
 def _data_root(config, run_dir):
     if config.data.synthetic:
-        from keras_p2c.data import write_synthetic_dataset
-
         root = run_dir / "synthetic-data"
         seed = config.data.seed or 0
         return write_synthetic_dataset(
@@ -234,8 +240,6 @@ def _resume_note(initial_step, iterations):
 
 
 def _training_data(config, root):
-    from keras_p2c.data import train_dataset
-
     # A plain dataset of global batches: `fit` distributes it itself (see `train_dataset`).
     return train_dataset(
         str(root),
@@ -249,10 +253,6 @@ def _training_data(config, root):
 
 def _sample_batch(config, root):
     """The fixed images of the TensorBoard sheets: the first of testA/ and testB/ (trainA/B when empty)."""
-    import numpy as np
-
-    from keras_p2c.data import folder_dataset, list_image_files
-
     batches = []
     for domain in ("A", "B"):
         folder = Path(root) / f"test{domain}"
@@ -266,8 +266,6 @@ def _sample_batch(config, root):
 
 def _learning_rate_schedule(config):
     """Both optimisers' learning rate: a float, or the reference's constant-then-linear decay."""
-    from keras_p2c.optimizers import LinearDecayAfter
-
     o = config.optimizer
     if o.decay_start is None:
         return o.learning_rate
@@ -287,29 +285,12 @@ def build_gan(config, schedule=None):
     `ReferenceAdam` optimisers on `schedule` (default: the config's), the loss weights, and the release's
     weights when `config.init_from` names them.
     """
-    from keras_p2c.losses import LossWeights
-    from keras_p2c.models import Photo2CartoonGAN
-    from keras_p2c.optimizers import ReferenceAdam
-
     face_features = None
     if config.loss.face_id > 0:
-        from keras_p2c.weights.mobilefacenet_table import load_face_features
-
         face_features = load_face_features(config.face_id_weights)
     if schedule is None:
         schedule = _learning_rate_schedule(config)
-    m = config.model
-    gan = Photo2CartoonGAN(
-        img_size=m.img_size,
-        ngf=m.ngf,
-        ndf=m.ndf,
-        n_blocks=m.n_blocks,
-        light=m.light,
-        linear_bias=m.linear_bias,
-        global_layers=m.global_layers,
-        local_layers=m.local_layers,
-        face_features=face_features,
-    )
+    gan = Photo2CartoonGAN(**dataclasses.asdict(config.model), face_features=face_features)
 
     def optimizer():
         o = config.optimizer
@@ -319,7 +300,7 @@ def build_gan(config, schedule=None):
     gan.compile(
         g_optimizer=optimizer(),
         d_optimizer=optimizer(),
-        loss_weights=LossWeights(**dataclasses.asdict(config.loss)),
+        loss_weights=config.loss,
         steps_per_execution=config.training.steps_per_execution,
         jit_compile=config.training.jit_compile,
         run_eagerly=config.training.run_eagerly,
@@ -336,6 +317,4 @@ def _exported(gan):
 
 
 def _sample_sheets(gan, real_a, real_b):
-    from keras_p2c.training.samples import translation_sheets
-
     return translation_sheets(gan.translate(real_a, real_b))

@@ -14,6 +14,8 @@ import os
 
 import keras
 
+from keras_p2c.training.names import STRATEGIES
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,8 +32,8 @@ def select_strategy(kind="auto"):
     Raises:
         ValueError: unknown `kind`, or `multi_worker` without a `TF_CONFIG` naming a cluster.
     """
-    if kind not in ("auto", "default", "mirrored", "multi_worker"):
-        raise ValueError(f"Unknown strategy. Expected auto, default, mirrored or multi_worker. Received: {kind!r}")
+    if kind not in STRATEGIES:
+        raise ValueError(f"Unknown strategy. Expected {', '.join(STRATEGIES)}. Received: {kind!r}")
     backend = keras.backend.backend()
     if backend != "tensorflow":
         if kind not in ("auto", "default"):

@@ -16,7 +16,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
-from pathlib import Path
+
+from keras_p2c.cache import cache_dir as resolve_cache_dir
 
 try:  # POSIX only; elsewhere concurrent downloads of one file are not coordinated.
     import fcntl
@@ -30,12 +31,6 @@ USER_AGENT = "keras-p2c"
 
 class DownloadError(OSError):
     """A file could not be downloaded, or what arrived was incomplete or wrong."""
-
-
-def default_cache_dir():
-    """`$KERAS_P2C_HOME` if set, else `~/.cache/keras_p2c`."""
-    home = os.environ.get("KERAS_P2C_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".cache" / "keras_p2c"
 
 
 def file_sha256(path):
@@ -173,7 +168,7 @@ def download(url, cache_dir=None, sha256=None, filename=None, progress=True, tim
 
     Args:
         url: http(s) URL of the file.
-        cache_dir: folder for the file; `None` means `default_cache_dir()`
+        cache_dir: folder for the file; `None` means `keras_p2c.cache.cache_dir()`
             (`$KERAS_P2C_HOME`, else `~/.cache/keras_p2c`).
         sha256: expected hex SHA-256 of the file, or `None` to skip the check.
         filename: name in the cache; `None` takes the URL's last path part.
@@ -195,7 +190,7 @@ def download(url, cache_dir=None, sha256=None, filename=None, progress=True, tim
     filename = filename if filename is not None else _filename_from_url(url)
     if filename in ("", ".", "..") or "/" in filename or os.sep in filename:
         raise ValueError(f"`filename` must be a plain file name. Received: filename={filename!r}")
-    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache_dir = resolve_cache_dir(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / filename
     part = cache_dir / (filename + ".part")

@@ -18,7 +18,18 @@ checkpoint is converted again rather than served stale.
 """
 
 import os
+import warnings
 from pathlib import Path
+
+import h5py
+import keras
+
+from keras_p2c.cache import cache_dir as resolve_cache_dir
+from keras_p2c.models import Generator
+from keras_p2c.weights.convert import load_official_network, save_network
+from keras_p2c.weights.download import DownloadError, download, file_sha256
+from keras_p2c.weights.porting import WeightConversionError
+from keras_p2c.weights.safe_unpickler import CheckpointError
 
 RELEASE_URL = "https://paddlegan.bj.bcebos.com/models/photo2cartoon_genA2B_weight.pdparams"
 # Not published by PaddleGAN; structure validation stands in for it (see the module docstring).
@@ -39,19 +50,11 @@ def release_url(url=None):
     return url or os.environ.get(URL_ENV) or RELEASE_URL
 
 
-def _resolve_cache_dir(cache_dir):
-    from keras_p2c.weights.download import default_cache_dir
-
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-
-
 def converted_path(checkpoint, cache_dir=None):
     """Where the Keras conversion of `checkpoint` is cached: `<cache>/<stem>-<sha256[:16]>.weights.h5`."""
-    from keras_p2c.weights.download import file_sha256
-
     checkpoint = Path(checkpoint)
     digest = file_sha256(checkpoint)[:16]
-    return _resolve_cache_dir(cache_dir) / f"{checkpoint.stem}-{digest}.weights.h5"
+    return resolve_cache_dir(cache_dir) / f"{checkpoint.stem}-{digest}.weights.h5"
 
 
 def generator_options_from_h5(path):
@@ -64,8 +67,6 @@ def generator_options_from_h5(path):
     Raises:
         ValueError: the file is not a generator's weights file (names the file).
     """
-    import h5py
-
     try:
         with h5py.File(path, "r") as handle:
             # Older Keras 3 releases nest everything under "layers/".
@@ -86,8 +87,6 @@ def generator_options_from_h5(path):
 
 
 def _generator_from_h5(path):
-    from keras_p2c.models import Generator
-
     options = generator_options_from_h5(path)
     generator = Generator(**options)
     generator.build((None, options["img_size"], options["img_size"], 3))
@@ -99,10 +98,6 @@ def _generator_from_h5(path):
 
 
 def _generator_from_keras(path):
-    import keras
-
-    from keras_p2c.models import Generator
-
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, TypeError) as error:
@@ -112,26 +107,16 @@ def _generator_from_keras(path):
     return model
 
 
-def _convert_checkpoint(path):
-    """A `.pt`/`.pdparams` generator → Keras, strictly (`WeightConversionError` lists what does not fit)."""
-    from keras_p2c.weights.convert import load_official_network
-
-    return load_official_network(path, network="genA2B")
-
-
 def _cached_conversion(checkpoint, cache_dir):
     """Convert `checkpoint` once; later calls load the cached `.weights.h5`."""
-    import warnings
-
-    from keras_p2c.weights.convert import save_network
-
     target = converted_path(checkpoint, cache_dir)
     if target.is_file():
         try:
             return _generator_from_h5(target)
         except ValueError as error:  # e.g. written by an incompatible version: convert again
             warnings.warn(f"Ignoring the cached conversion {target} ({error}); converting again.", stacklevel=3)
-    generator = _convert_checkpoint(checkpoint)
+    # Strict: `WeightConversionError` lists whatever does not fit a generator.
+    generator = load_official_network(checkpoint, network="genA2B")
     try:
         save_network(generator, target)
     except OSError as error:  # a read-only cache only costs the conversion next time
@@ -151,11 +136,9 @@ def fetch_release(url=None, cache_dir=None, sha256=RELEASE_SHA256, progress=True
     Raises:
         DownloadError: unreachable, interrupted (call again to resume) or wrong checksum.
     """
-    from keras_p2c.weights.download import DownloadError, download
-
     url = release_url(url)
     try:
-        return download(url, cache_dir=_resolve_cache_dir(cache_dir), sha256=sha256, progress=progress)
+        return download(url, cache_dir=resolve_cache_dir(cache_dir), sha256=sha256, progress=progress)
     except DownloadError as error:
         raise DownloadError(f"{error} Alternatively, {ORIGINAL_RELEASE_HINT}.") from error
 
@@ -170,9 +153,6 @@ def release_generator(url=None, cache_dir=None, sha256=RELEASE_SHA256, progress=
         DownloadError: see `fetch_release`.
         WeightConversionError: the downloaded file is not the expected generator (it was deleted).
     """
-    from keras_p2c.weights.porting import WeightConversionError
-    from keras_p2c.weights.safe_unpickler import CheckpointError
-
     path = fetch_release(url, cache_dir, sha256, progress)
     try:
         return _cached_conversion(path, cache_dir)
@@ -205,8 +185,6 @@ def load_generator(weights=None, cache_dir=None, url=None, progress=True):
             (`WeightConversionError` and `CheckpointError` are `ValueError`s).
         DownloadError: the default weights could not be downloaded.
     """
-    import keras
-
     if isinstance(weights, keras.Model):
         return weights
     if weights is None:

@@ -1,25 +1,8 @@
-"""Image-writing helpers for the data pipeline tests."""
+"""A data set root whose images name their files (the image helpers are in tests/helpers/images.py)."""
 
-import numpy as np
 import pytest
-import tensorflow as tf
 
-
-def write_png(path, pixels):
-    """Writes a uint8/uint16 `(h, w, c)` array as PNG, creating the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(tf.io.encode_png(pixels).numpy())
-    return path
-
-
-def constant_image(value, size=72):
-    return np.full((size, size, 3), value, np.uint8)
-
-
-def ramp_image(size=72):
-    """Red rises with x, green with y (3 per pixel), blue constant: any crop or flip of it is identifiable."""
-    yy, xx = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-    return np.stack([3 * xx, 3 * yy, np.full_like(xx, 100)], axis=-1).astype(np.uint8)
+from tests.helpers.images import constant_image, write_png
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_p2c.data.augment import eval_transform, random_crop_flip, resize_bicubic, to_unit_range
-from tests.data.conftest import ramp_image
+from tests.helpers.images import ramp_image
 
 RNG = np.random.default_rng(1)
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_p2c.data.decode import decode_rgb, find_unreadable, load_rgb
-from tests.data.conftest import write_png
+from tests.helpers.images import write_png
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)

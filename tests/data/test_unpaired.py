@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_p2c.data.synthetic import write_synthetic_dataset
 from keras_p2c.data.unpaired import epoch_steps, eval_dataset, folder_dataset, train_dataset
-from tests.data.conftest import constant_image, ramp_image, write_png
+from tests.helpers.images import constant_image, ramp_image, write_png
 
 SIZES = dict(load_size=72, img_size=64)
 

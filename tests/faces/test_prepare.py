@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from keras_p2c.faces import paste_all, prepare_faces
+from keras_p2c.faces import NoFaceError, SeveralFacesError, paste_all, prepare_faces, select_faces
 
 
 def test_prepare_without_segmenter(astronaut, astronaut_face):
@@ -30,3 +31,16 @@ def test_all_faces_and_paste_all(astronaut):
     changed = np.any(result != canvas, axis=2)
     assert changed[:, :512].any() and changed[:, 512:].any()
     assert not changed[400:].any()  # the lower part of the photo (suits, helmet) is untouched
+
+
+def test_select_faces_is_the_one_choice_of_faces(two_faces):
+    (largest,), found = select_faces(two_faces, max_side=None)
+    assert found == 2
+    everyone, _ = select_faces(two_faces, "all", max_side=None)
+    assert len(everyone) == 2 and everyone[0] is not largest and everyone[0].area == largest.area
+    with pytest.raises(SeveralFacesError, match="group.png: 2 faces found"):
+        select_faces(two_faces, "single", max_side=None, name="group.png")
+    with pytest.raises(NoFaceError, match="blank.png: no face found .*detect-size"):
+        select_faces(np.full((120, 160, 3), 200, np.uint8), name="blank.png")
+    with pytest.raises(ValueError, match="faces"):
+        select_faces(two_faces, "most")

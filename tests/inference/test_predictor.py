@@ -28,7 +28,11 @@ def test_run_returns_the_cartoon_and_saves_like_paddlegan(make_predictor, astron
     output = np.asarray(predictor.generator(face.input_256[None])[0])[0]
     mask = face.mask_256[:, :, None]
     expected = np.clip((output + 1) * 127.5, 0, 255) * mask + 255 * (1 - mask)
-    assert np.abs(cartoon.astype(float) - expected).max() <= 1.0 + 1e-3
+    # `run` uses the traced predict function, `expected` an eager call: not the same float order. A
+    # truncated value is within 1 level of its float; the rest is 127.5 x the float spread, measured
+    # <= 6.3e-6 traced vs eager (float32 vs float64: 8.3e-6) under default, ONEDNN_MAX_CPU_ISA=AVX2
+    # and TF_ENABLE_ONEDNN_OPTS=0, i.e. up to 8e-4 of a level: 1e-3 left no margin, 1e-2 leaves ~10x.
+    assert np.abs(cartoon.astype(float) - expected).max() <= 1.0 + 1e-2
     assert (cartoon[face.mask_256 < 1e-3] >= 254).all()  # background is white (truncated, as the reference)
     assert 0.2 < (face.mask_256 > 0.5).mean() < 0.95  # and the mask kept the person
 

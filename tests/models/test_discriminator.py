@@ -119,7 +119,12 @@ def test_cam_weights_the_map_by_the_unnormalised_kernel():
     gap_fc = discriminator.cam.gap_fc
     gap_fc.kernel.assign(gap_fc.kernel.numpy() * 3.0)
     logits_scaled, cam_logit_scaled, heatmap_scaled = discriminator(x)
-    np.testing.assert_allclose(cam_logit_scaled, cam_logit, rtol=1e-5)
+    # The same logits up to the rounding of W/sigma vs 3W/(3 sigma). A purely relative bound fails
+    # where a logit is near 0 (measured over 40 initialisations: worst relative 8e-6 default, 3.5e-5
+    # ONEDNN_MAX_CPU_ISA=AVX2, 2.1e-5 TF_ENABLE_ONEDNN_OPTS=0, one in 40 over 1e-5 on the latter two);
+    # measured against the largest logit the difference stays <= 3.3e-7, so allow 2e-6 of that scale.
+    scale = np.abs(np.asarray(cam_logit)).max()
+    np.testing.assert_allclose(cam_logit_scaled, cam_logit, rtol=1e-5, atol=2e-6 * scale)
     assert np.abs(np.asarray(heatmap_scaled) - np.asarray(heatmap)).max() > 1e-2 * np.abs(np.asarray(heatmap)).max()
 
 
@@ -196,7 +201,7 @@ def copy_torch_weights(torch_model, discriminator):
 @pytest.mark.parametrize("n_layers, size", [(5, 32), (7, 96)])
 def test_matches_the_torch_reference_in_train_and_eval_mode(n_layers, size):
     torch = pytest.importorskip("torch")
-    from tests.torch_reference import TorchDiscriminator
+    from tests.reference.torch_reference import TorchDiscriminator
 
     torch.manual_seed(n_layers)
     reference = TorchDiscriminator(ndf=4, n_layers=n_layers)

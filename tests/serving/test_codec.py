@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from keras_p2c.serving.codec import MAX_NESTING_DEPTH, RequestError, decode_request, encode_response
 from keras_p2c.serving.registry import ModelRegistry
-from tests.serving.conftest import running_server
+from tests.helpers.serving import running_server
 
 IMAGES = {"images": tf.TensorSpec([None, 2, 2, 3], tf.float32)}
 COUNTS = {"counts": tf.TensorSpec([None], tf.int32)}

@@ -7,8 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from keras_p2c.export import export_generator, list_versions
-from tests.serving.conftest import decode_png, face_like_png, keras_cartoon
+from keras_p2c.serving.export import export_generator, list_versions
+from tests.helpers.serving import decode_png, face_like_png, keras_cartoon
 
 PURE_TF_SCRIPT = textwrap.dedent(
     """
@@ -51,9 +51,12 @@ def test_export_reloads_in_pure_tensorflow_process(exported, tmp_path):
     assert np.abs(cartoon.astype(int) - keras_cartoon(generator, pixels).astype(int)).max() <= 1
 
     image, cam_logit, heatmap = (np.asarray(t) for t in generator(x, training=False))
+    # SavedModel graph (another process) vs eager Keras, same batch: measured <= 7.2e-6 (image) and 0
+    # (cam_logit, heatmap) under default, ONEDNN_MAX_CPU_ISA=AVX2 and TF_ENABLE_ONEDNN_OPTS=0; float32
+    # vs float64 gaps 1.3e-4, 1.5e-5, 6.4e-5. The heatmap reaches ~20: its tolerance scales with it too.
     np.testing.assert_allclose(np.load(tmp_path / "image.npy"), image, atol=1e-4)
     np.testing.assert_allclose(np.load(tmp_path / "cam_logit.npy"), cam_logit, atol=1e-4)
-    np.testing.assert_allclose(np.load(tmp_path / "heatmap.npy"), heatmap, atol=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "heatmap.npy"), heatmap, atol=1e-4, rtol=1e-5)
 
 
 def test_saved_model_cli_lists_signatures(exported):

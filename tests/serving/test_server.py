@@ -12,7 +12,7 @@ import pytest
 
 from keras_p2c.serving import Client, ServingError
 from keras_p2c.serving.registry import ModelRegistry
-from tests.serving.conftest import decode_png, face_like_png, keras_cartoon, running_server
+from tests.helpers.serving import decode_png, face_like_png, keras_cartoon, running_server
 
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -49,14 +49,24 @@ def test_row_and_columnar_formats(server):
     rows = client.predict([b64, {"images": b64}])["predictions"]
     columns = client.predict(inputs=[b64, b64])["outputs"]
     assert len(rows) == len(columns) == 2
-    assert rows[0] == rows[1] == columns[0] == columns[1] and set(rows[0]) == {"b64"}
+    assert all(set(row) == {"b64"} for row in rows) and all(set(column) == {"b64"} for column in columns)
+    # The same face in two batch rows of two calls: not bit-identical floats everywhere. Which rows a
+    # oneDNN/Eigen kernel blocks together varies with the CPU (AVX2-only CI machines differ between
+    # rows of one batch), and batches of 1, 2 and 3 give cartoons 1 level apart even here: the float
+    # spread is ~1e-5 (float64 gap of this generator ~5e-5, i.e. < 0.01 level), but truncating to
+    # uint8 flips a level wherever a value sits at a boundary. So decode and allow 1 level, not bytes.
+    cartoons = [decode_png(base64.b64decode(item["b64"])).astype(int) for item in rows + columns]
+    assert all(np.abs(cartoon - cartoons[0]).max() <= 1 for cartoon in cartoons[1:])
 
     x = np.random.default_rng(5).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
     image, cam_logit, heatmap = (np.asarray(t) for t in generator(x, training=False))
     out = client.predict(inputs={"images": x.tolist()}, signature_name="predict_images")["outputs"]
     assert sorted(out) == ["cam_logit", "heatmap", "image"]
+    # SavedModel graph vs eager Keras, same batch: measured 0 (cam_logit, heatmap) and <= 1.1e-5 (image)
+    # under default, ONEDNN_MAX_CPU_ISA=AVX2 and TF_ENABLE_ONEDNN_OPTS=0; float32 vs float64 gaps 1.5e-5,
+    # 6.4e-5 and 1.3e-4. The heatmap reaches ~20, so its tolerance also scales with it (rtol).
     np.testing.assert_allclose(np.array(out["cam_logit"]), cam_logit, atol=1e-4)
-    np.testing.assert_allclose(np.array(out["heatmap"]), heatmap, atol=1e-4)
+    np.testing.assert_allclose(np.array(out["heatmap"]), heatmap, atol=1e-4, rtol=1e-5)
     rows = client.predict(x.tolist(), signature_name="predict_images")["predictions"]
     assert len(rows) == 1 and sorted(rows[0]) == ["cam_logit", "heatmap", "image"]
     np.testing.assert_allclose(np.array(rows[0]["image"]), image[0], atol=1e-4)
@@ -176,7 +186,7 @@ def test_concurrent_clients(server):
 
 def test_new_version_is_picked_up(server):
     """Runs last in this module: it adds version 2 to the shared export."""
-    from keras_p2c.export import export_generator
+    from keras_p2c.serving.export import export_generator
     from keras_p2c.models import Generator
 
     url, _, model_dir = server

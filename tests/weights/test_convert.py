@@ -1,68 +1,22 @@
 """Official checkpoints in both formats → Keras, compared with a PyTorch statement of the reference."""
 
-import pickle
-
 import numpy as np
 import pytest
 
-from keras_p2c.cli import main as p2c
 from keras_p2c.weights.convert import load_official_network, load_official_networks, save_network
 from keras_p2c.weights.porting import WeightConversionError
 
 torch = pytest.importorskip("torch")
 
-from tests.torch_reference import TorchDiscriminator, TorchGenerator, randomize_, to_paddle_state_dict  # noqa: E402
-
-
-def torch_generator(ngf=8, n_blocks=2, linear_bias=True, seed=0):
-    torch.manual_seed(seed)
-    return randomize_(TorchGenerator(ngf, n_blocks, linear_bias), seed).eval()
-
-
-def torch_discriminator(ndf=8, n_layers=5, seed=0):
-    """A discriminator whose power-iteration vectors have moved off their random start."""
-    torch.manual_seed(seed)
-    net = TorchDiscriminator(ndf, n_layers).train()
-    with torch.no_grad():
-        net(torch.rand(1, 3, 128, 128) * 2 - 1)
-    return net.eval()
-
-
-def six_networks(ngf=8, ndf=8):
-    return {
-        "genA2B": torch_generator(ngf=ngf, seed=0),
-        "genB2A": torch_generator(ngf=ngf, seed=1),
-        "disGA": torch_discriminator(ndf, 7, seed=2),
-        "disGB": torch_discriminator(ndf, 7, seed=3),
-        "disLA": torch_discriminator(ndf, 5, seed=4),
-        "disLB": torch_discriminator(ndf, 5, seed=5),
-    }
-
-
-def run_torch(net, x_nhwc):
-    with torch.no_grad():
-        outputs = net(torch.from_numpy(x_nhwc.transpose(0, 3, 1, 2)))
-    return [t.numpy().transpose(0, 2, 3, 1) if t.dim() == 4 else t.numpy() for t in outputs]
-
-
-def assert_parity(keras_model, torch_net, size, batch=2, image_atol=1e-4):
-    x = np.random.default_rng(1).uniform(-1, 1, (batch, size, size, 3)).astype("float32")
-    expected = run_torch(torch_net, x)
-    actual = [np.asarray(t) for t in keras_model(x)]
-    np.testing.assert_allclose(actual[0], expected[0], atol=image_atol, rtol=0)
-    for got, want in zip(actual[1:], expected[1:]):
-        np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max(), rtol=0)
-
-
-def save_original(path, networks, legacy):
-    torch.save({name: net.state_dict() for name, net in networks.items()}, path, _use_new_zipfile_serialization=not legacy)
-
-
-def save_pdparams(path, state_dict, protocol=2):
-    contents = dict(state_dict)
-    contents["StructuredToParameterName@@"] = {key: f"param_{i}" for i, key in enumerate(state_dict)}
-    with open(path, "wb") as handle:
-        pickle.dump(contents, handle, protocol=protocol)
+from tests.helpers.checkpoints import (  # noqa: E402
+    assert_parity,
+    save_original,
+    save_pdparams,
+    six_networks,
+    torch_discriminator,
+    torch_generator,
+)
+from tests.reference.torch_reference import to_paddle_state_dict  # noqa: E402
 
 
 @pytest.mark.parametrize("legacy", [True, False], ids=["legacy-container", "zip-container"])
@@ -147,36 +101,6 @@ def test_pdparams_holds_no_discriminator(tmp_path):
         load_official_network(path, network="disGA")
 
 
-@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
-def test_convert_command_writes_keras_files(tmp_path, suffix, capsys):
-    import keras
-
-    from keras_p2c.models import Generator
-
-    net = torch_generator()
-    source = tmp_path / "photo2cartoon_weights.pt"
-    save_original(source, {"genA2B": net}, legacy=True)
-    destination = tmp_path / f"genA2B{suffix}"
-    assert p2c(["convert", str(source), str(destination)]) == 0
-    assert "genA2B" in capsys.readouterr().out
-    if suffix == ".keras":
-        generator = keras.saving.load_model(destination)
-    else:
-        generator = Generator(ngf=8, n_blocks=2)
-        generator.build((None, 64, 64, 3))
-        generator.load_weights(destination)
-    assert_parity(generator, net, size=64)
-    assert not list(tmp_path.glob(".partial-*"))
-
-
-def test_convert_command_reports_bad_input_without_a_traceback(tmp_path, capsys):
-    source = tmp_path / "not_a_checkpoint.pt"
-    source.write_bytes(b"hello")
-    assert p2c(["convert", str(source), str(tmp_path / "out.keras")]) == 1
-    assert str(source) in capsys.readouterr().err
-    assert not (tmp_path / "out.keras").exists()
-
-
 def test_save_network_refuses_unknown_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.keras or \.weights\.h5"):
         save_network(object(), tmp_path / "out.h5")
@@ -222,32 +146,6 @@ def test_discriminator_keys_are_checked_strictly(tmp_path):
     assert "missing key 'gap_fc.weight_u'" in message
     assert "shape mismatch for 'model.4.weight_orig'" in message
     assert "[disLA]" in message
-
-
-def test_convert_command_takes_a_discriminator(tmp_path):
-    import keras
-
-    net = torch_discriminator(n_layers=7)
-    source = tmp_path / "photo2cartoon_weights.pt"
-    save_original(source, {"disGB": net}, legacy=True)
-    destination = tmp_path / "disGB.keras"
-    assert p2c(["convert", str(source), str(destination), "--network", "disGB"]) == 0
-    assert_parity(keras.saving.load_model(destination), net, size=128)
-
-
-@pytest.mark.parametrize("drop", [None, "FC.0.weight", "DownBlock.1.weight"], ids=["empty", "no-fc0", "no-stem"])
-def test_convert_command_lists_missing_generator_keys_of_a_pdparams(tmp_path, capsys, drop):
-    state = {} if drop is None else to_paddle_state_dict(torch_generator(linear_bias=False))
-    if drop is not None:
-        del state[drop]
-    source = tmp_path / "photo2cartoon_genA2B_weight.pdparams"
-    save_pdparams(source, state)
-    assert p2c(["convert", str(source), str(tmp_path / "out.keras")]) == 1
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and str(source) in err and "not a Photo2Cartoon generator" in err
-    for key in ["FC.0.weight", "DownBlock.1.weight"] if drop is None else [drop]:
-        assert f"missing key {key!r}" in err
-    assert not (tmp_path / "out.keras").exists()
 
 
 def test_original_generator_without_its_stem_lists_the_missing_key(tmp_path):

@@ -1,71 +1,19 @@
 import hashlib
-import http.server
-import re
 import threading
-import time
 
 import pytest
 
-from keras_p2c.weights import DownloadError, default_cache_dir, download
+from keras_p2c import cache
+from keras_p2c.weights import DownloadError, download
+from tests.helpers.file_server import FileServer
 
 CONTENT = bytes(range(256)) * 4099  # ~1 MiB, more than one read chunk
 SHA256 = hashlib.sha256(CONTENT).hexdigest()
 
 
-class FileServer:
-    """A loopback HTTP server for one file, with switches for failures."""
-
-    def __init__(self):
-        self.content = CONTENT
-        self.ranges = True  # honour `Range` requests
-        self.cut_after = None  # close the connection after this many body bytes, once
-        self.status = None  # answer every request with this error status
-        self.delay = 0.0  # seconds to wait before answering
-        self.requests = []  # the `Range` header of every request (None if absent)
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append(self.headers.get("Range"))
-                time.sleep(server.delay)
-                if server.status:
-                    self.send_error(server.status)
-                    return
-                body, start = server.content, 0
-                match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-                if match and server.ranges:
-                    start = int(match.group(1))
-                    if start >= len(body):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                body = body[start:]
-                if server.cut_after is not None:
-                    body, server.cut_after = body[: server.cut_after], None
-                    self.close_connection = True
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first (the timeout test)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, name="weights.pt"):
-        return f"http://127.0.0.1:{self.httpd.server_port}/files/{name}"
-
-
 @pytest.fixture
 def server():
-    file_server = FileServer()
+    file_server = FileServer(CONTENT)
     file_server.thread.start()
     yield file_server
     file_server.httpd.shutdown()
@@ -86,13 +34,13 @@ def test_download_then_cache_hit(server, tmp_path):
 
 def test_default_cache_dir_and_filename(server, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_P2C_HOME", str(tmp_path / "home"))
-    assert default_cache_dir() == tmp_path / "home"
+    assert cache.cache_dir() == tmp_path / "home"
     path = download(server.url("a%20b.pt"), progress=False)
     assert path == tmp_path / "home" / "a b.pt"
     path = download(server.url(), filename="renamed.pt", progress=False)
     assert path == tmp_path / "home" / "renamed.pt" and path.read_bytes() == CONTENT
     monkeypatch.delenv("KERAS_P2C_HOME")
-    assert default_cache_dir().parts[-2:] == (".cache", "keras_p2c")
+    assert cache.cache_dir().parts[-2:] == (".cache", "keras_p2c")
 
 
 def test_checksum_mismatch_leaves_no_file(server, tmp_path):

@@ -1,0 +1,69 @@
+"""The `p2c` command: one sub-command per job, each implemented in its own module of `keras_p2c.cli`.
+
+Each module named in `COMMANDS` defines `add_arguments(parser)` and `run(args) -> int` (the exit
+status). A module is imported only when its command runs, so `p2c --help` stays fast and a missing
+optional dependency of one command (e.g. FastAPI for `serve`) does not break the others.
+
+    p2c cartoonize photo.jpg -o out/          # or: python -m keras_p2c.cli cartoonize ...
+"""
+
+import argparse
+import importlib
+import sys
+
+# name → (module, one-line help shown by `p2c --help`)
+COMMANDS = {
+    "convert": ("keras_p2c.cli.convert", "convert an official Photo2Cartoon checkpoint (.pt or .pdparams) to Keras"),
+    "train": (
+        "keras_p2c.cli.train",
+        "train the Photo2Cartoon GAN from a YAML config (resumes from the run folder's backup)",
+    ),
+    "cartoonize": ("keras_p2c.cli.cartoonize", "turn portrait photos into cartoons (files, folders or glob patterns)"),
+    "prepare-dataset": (
+        "keras_p2c.cli.prepare_dataset",
+        "prepare a training set: photos → aligned, masked 256×256 face crops in trainA/ and testA/ (resumable)",
+    ),
+    "export": (
+        "keras_p2c.cli.export",
+        "export the generator as a TF Serving SavedModel (new numeric version under saved_models/<name>/)",
+    ),
+    "serve": (
+        "keras_p2c.cli.serve",
+        "serve saved_models/<name> over TF Serving's REST API (newest version, new versions picked up)",
+    ),
+    "client": (
+        "keras_p2c.cli.client",
+        "cartoonize an aligned face image through a TF Serving REST endpoint (real TF Serving or p2c serve)",
+    ),
+    "benchmark": (
+        "keras_p2c.cli.benchmark",
+        "measure a workload (generator, train, data, serve, ...): one JSON per run under benchmarks/results/",
+    ),
+}
+
+
+def build_parser(commands=None):
+    """The `p2c` parser; the arguments of `commands` (names; `None`: all) are added, importing their modules."""
+    parser = argparse.ArgumentParser(prog="p2c", description="Portrait photo to cartoon (Photo2Cartoon) in Keras 3.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if commands is None or name in commands:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None):
+    """Runs `p2c` with `argv` (default: the process's arguments); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    # The top-level parser has no options but --help, so the first other word names the command.
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
+    return args._run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
