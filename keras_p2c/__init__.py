@@ -21,13 +21,59 @@ __getattr__, __dir__, _exports = lazy_exports(__name__, {"keras_p2c.inference": 
 __all__ = ["Photo2Cartoon", "register_keras_classes", "__version__"]
 
 # The modules whose import registers a class with `keras.saving.register_keras_serializable`.
-SERIALIZABLE_MODULES = ("keras_p2c.layers", "keras_p2c.models", "keras_p2c.optimizers")
+SERIALIZABLE_MODULES = ("keras_p2c.layers", "keras_p2c.models.gan", "keras_p2c.optimizers")
 
 
 def register_keras_classes():
     """Imports the modules that register every serializable keras-p2c class with Keras (idempotent)."""
     for module in SERIALIZABLE_MODULES:
         importlib.import_module(module)
+
+
+def _initializing_own_modules():
+    """Whether a keras_p2c module is being imported right now (registering then would re-enter it)."""
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name == __name__ or name.startswith(__name__ + ".")
+    )
+
+
+def _register_or_defer():
+    if _initializing_own_modules():
+        # Keras was imported by one of our own modules, which is not complete yet: register when Keras first
+        # looks one of our names up instead.
+        _register_on_first_lookup()
+        return
+    try:
+        register_keras_classes()
+    except Exception as error:  # noqa: BLE001 - a failure must not break the user's `import keras`
+        warnings.warn(f"keras_p2c could not register its Keras classes: {error!r}", stacklevel=3)
+
+
+def _register_on_first_lookup():
+    """Wraps Keras' registry lookup so that a miss on a `keras_p2c>` name registers our classes and retries.
+
+    Keras resolves the `registered_name` of a saved object through this function (`serialization_lib`);
+    if a Keras release moves it, the wrapper is not installed and our classes register as their modules
+    are imported.
+    """
+    from keras.src.saving import object_registration  # Keras is imported by now
+
+    lookup = getattr(object_registration, "get_registered_object", None)
+    if lookup is None or getattr(lookup, "_keras_p2c", False):
+        return
+
+    def get_registered_object(name, *args, **kwargs):
+        found = lookup(name, *args, **kwargs)
+        mine = isinstance(name, str) and name.startswith("keras_p2c>")
+        if found is None and mine and not _initializing_own_modules():
+            register_keras_classes()
+            found = lookup(name, *args, **kwargs)
+        return found
+
+    get_registered_object._keras_p2c = True
+    object_registration.get_registered_object = get_registered_object
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
@@ -44,18 +90,13 @@ class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
 
         def exec_then_register(module):
             exec_module(module)
-            # `keras` is complete (in sys.modules) here, so our modules can import it. A failure must not
-            # break the user's `import keras`: it only means our classes are not registered.
-            try:
-                register_keras_classes()
-            except Exception as error:  # noqa: BLE001
-                warnings.warn(f"keras_p2c could not register its Keras classes: {error!r}", stacklevel=2)
+            _register_or_defer()  # `keras` is complete (in sys.modules) here
 
         spec.loader.exec_module = exec_then_register
         return spec
 
 
 if "keras" in sys.modules:
-    register_keras_classes()
+    _register_or_defer()
 elif not any(isinstance(finder, _RegisterAfterKeras) for finder in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterKeras())

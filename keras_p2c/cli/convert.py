@@ -4,7 +4,7 @@ import sys
 
 
 def add_arguments(parser):
-    from keras_p2c.models.names import NETWORKS  # imports Keras: only for this command
+    from keras_p2c.models.names import NETWORKS
     parser.add_argument("source", help="photo2cartoon_weights.pt (original) or photo2cartoon_genA2B_weight.pdparams")
     parser.add_argument("destination", help="output file ending in .keras (config + weights) or .weights.h5")
     parser.add_argument("--format", choices=["pt", "pdparams"], help="checkpoint format (default: read off the file)")

@@ -8,7 +8,10 @@ variable values. The terms themselves are `keras_p2c.losses.Photo2CartoonLosses`
 from keras import ops
 
 from keras_p2c.losses import DISCRIMINATORS as SCORE_KEYS
-from keras_p2c.models.names import FACE_FEATURES, SCORER
+from keras_p2c.models.names import FACE_FEATURES
+
+# Loss-table key of each discriminator → its network; "GA" judges domain A globally.
+SCORER = {key: "dis" + key for key in SCORE_KEYS}
 
 
 def unpack_batch(data):

@@ -32,6 +32,17 @@ from keras_p2c.layers.padding import reflect_pad
 SIZE_MULTIPLE = 16
 
 
+def options_from_fc0(ngf, fc0_inputs):
+    """`light` and `img_size` of a generator, from ngf and the input width of its first Dense layer `FC.0`.
+
+    A light generator pools the encoder's `4·ngf` channels first (input width `4·ngf`, any image size; the
+    release's 256); a full one flattens a `(img_size / 4)²` map of them.
+    """
+    light = fc0_inputs == ngf * 4
+    img_size = 256 if light else int(round((fc0_inputs / (ngf * 4)) ** 0.5)) * 4
+    return {"light": bool(light), "img_size": img_size}
+
+
 @keras.saving.register_keras_serializable(package="keras_p2c")
 class Generator(keras.Model):
     """Photo2Cartoon generator (U-GAT-IT ResnetGenerator with Soft-AdaLIN and hourglasses).

@@ -31,6 +31,7 @@ from keras_p2c.training import strategy as strategies
 from keras_p2c.training.backup import AtomicBackupAndRestore, backed_up_epoch, has_backup
 from keras_p2c.training.callbacks import GeneratorExport, TensorBoardSummaries
 from keras_p2c.training.config import config_differences, load_config, write_config
+from keras_p2c.training.progress import StepProgress
 from keras_p2c.training.samples import translation_sheets
 from keras_p2c.weights.convert import load_official_gan
 from keras_p2c.weights.mobilefacenet_table import load_face_features
@@ -112,12 +113,26 @@ def train(config, callbacks=(), echo=print):
         )
         own, export = _driver_callbacks(config, gan, schedule, data_root, backup_dir)
         steps_per_epoch = config.logging.checkpoint_every
+        verbose = config.logging.verbose
+        if verbose == 1 and strategies.is_chief():
+            # Steps, not Keras epochs (checkpoint periods), and a word before the one-off build.
+            own.append(
+                StepProgress(
+                    steps_per_epoch,
+                    config.training.iterations,
+                    initial_step,
+                    every=config.logging.log_every,
+                    min_seconds=30.0,
+                    compiled=not config.training.run_eagerly,
+                    echo=say,
+                )
+            )
         history = gan.fit(
             dataset,
             epochs=config.training.iterations // steps_per_epoch,
             steps_per_epoch=steps_per_epoch,
             callbacks=own + list(callbacks),
-            verbose=config.logging.verbose,
+            verbose=2 if verbose == 2 else 0,
             shuffle=False,  # the dataset shuffles itself; Keras cannot shuffle a stream
         )
         exports = export.exported if export else []

@@ -112,7 +112,8 @@ class LoggingConfig:
             for resuming; also the length of one Keras epoch (the reference: 1,000).
         export_every: the A→B generator into `<output_dir>/export` (0: only at the end).
         sample_images: images of each domain in the fixed TensorBoard sample batch.
-        verbose: Keras progress output (1: progress bar, 2: one line per epoch, 0: silent).
+        verbose: progress output: 1, one line every `log_every` steps (and at least every 30 s) with the
+            step, a few losses and the pace; 2, Keras' line per epoch (checkpoint period); 0, silent.
     """
 
     log_every: int = 10

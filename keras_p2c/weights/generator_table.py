@@ -9,6 +9,7 @@ both.
 
 import numpy as np
 
+from keras_p2c.models.generator import options_from_fc0
 from keras_p2c.weights.porting import WeightConversionError, conv_kernel, identity, per_channel, torch_dense_kernel
 
 # Dead `ConvBlock4` weights: the original builds a 1×1 residual conv in every
@@ -180,13 +181,5 @@ def infer_generator_options(state_dict, paddle=False, source_name="state dict"):
     while f"EncodeBlock{n_blocks + 1}.conv_block.1.weight" in state_dict:
         n_blocks += 1
     fc0 = np.shape(state_dict["FC.0.weight"])
-    fc0_in = fc0[0] if paddle else fc0[1]
-    light = fc0_in == ngf * 4
-    img_size = 256 if light else int(round((fc0_in / (ngf * 4)) ** 0.5)) * 4
-    return {
-        "ngf": ngf,
-        "n_blocks": n_blocks,
-        "light": bool(light),
-        "img_size": img_size,
-        "linear_bias": "gap_fc.bias" in state_dict,
-    }
+    fc0_in = int(fc0[0] if paddle else fc0[1])
+    return {"ngf": ngf, "n_blocks": n_blocks, **options_from_fc0(ngf, fc0_in), "linear_bias": "gap_fc.bias" in state_dict}

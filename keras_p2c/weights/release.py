@@ -25,7 +25,7 @@ import h5py
 import keras
 
 from keras_p2c.cache import cache_dir as resolve_cache_dir
-from keras_p2c.models import Generator
+from keras_p2c.models.generator import Generator, options_from_fc0
 from keras_p2c.weights.convert import load_official_network, save_network
 from keras_p2c.weights.download import DownloadError, download, file_sha256
 from keras_p2c.weights.porting import WeightConversionError
@@ -81,9 +81,7 @@ def generator_options_from_h5(path):
             f"{path}: not the weights file of a keras-p2c Generator ({error}). Pass an official checkpoint "
             f"(.pt / .pdparams), a .keras model, or a .weights.h5 file written by `p2c convert`."
         ) from error
-    light = fc0_in == ngf * 4
-    img_size = 256 if light else int(round((fc0_in / (ngf * 4)) ** 0.5)) * 4
-    return {"ngf": ngf, "n_blocks": n_blocks, "light": light, "img_size": img_size, "linear_bias": linear_bias}
+    return {"ngf": ngf, "n_blocks": n_blocks, **options_from_fc0(ngf, fc0_in), "linear_bias": linear_bias}
 
 
 def _generator_from_h5(path):
