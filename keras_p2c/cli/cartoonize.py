@@ -114,9 +114,6 @@ def _summary(n_files, processed, n_faces, skipped, notes, output_dir):
 
 
 def run(args):
-    # TensorFlow's C++ info lines (oneDNN, CUDA probing, MTCNN's empty-pyramid warnings) are noise here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
     if args.batch_size < 1:
         print(f"p2c cartoonize: --batch-size must be at least 1 (got {args.batch_size}).", file=sys.stderr)
         return 2

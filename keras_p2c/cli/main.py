@@ -9,7 +9,14 @@ optional dependency of one command (e.g. FastAPI for `serve`) does not break the
 
 import argparse
 import importlib
+import os
 import sys
+
+from keras_p2c import __version__
+from keras_p2c.cli.quiet import quiet_tensorflow
+
+# Commands that do not need TensorFlow at all (their start-up is not delayed by a quiet import of it).
+WITHOUT_TENSORFLOW = ("client",)
 
 # name → (module, one-line help shown by `p2c --help`)
 COMMANDS = {
@@ -42,13 +49,29 @@ COMMANDS = {
 }
 
 
+class _DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to every option's help that does not state its default already."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser(commands=None):
     """The `p2c` parser; the arguments of `commands` (names; `None`: all) are added, importing their modules."""
     parser = argparse.ArgumentParser(prog="p2c", description="Portrait photo to cartoon (Photo2Cartoon) in Keras 3.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (keras-p2c)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up and C++ log lines (hidden by default)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_DefaultsHelpFormatter
+        )
         if commands is None or name in commands:
             module = importlib.import_module(module_name)
             module.add_arguments(sub)
@@ -62,6 +85,10 @@ def main(argv=None):
     # The top-level parser has no options but --help, so the first other word names the command.
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
+    if args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+    elif args.command not in WITHOUT_TENSORFLOW:
+        quiet_tensorflow()
     return args._run(args)
 
 

@@ -62,8 +62,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    # TensorFlow (MTCNN) starts later, in `prepare_dataset`; its C++ info lines are noise here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         options = PrepOptions(
             output_root=args.output_root,

@@ -92,11 +92,22 @@ def worker_suffix():
     return f"{task.get('type', 'worker')}_{task.get('index', 0)}"
 
 
+# What each strategy means to a person reading the run log (no internal class names).
+STRATEGY_WORDS = {
+    "_DefaultDistributionStrategy": "one device",
+    "OneDeviceStrategy": "one device",
+    "MirroredStrategy": "several devices of this machine (MirroredStrategy)",
+    "MultiWorkerMirroredStrategy": "several machines (MultiWorkerMirroredStrategy)",
+    "TPUStrategy": "TPU (TPUStrategy)",
+}
+
+
 def describe(strategy):
     """One line naming the strategy and its replicas, for the run log."""
     if strategy is None:
         return f"no tf.distribute strategy ({keras.backend.backend()} backend, one device)"
-    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+    kind = STRATEGY_WORDS.get(type(strategy).__name__, type(strategy).__name__.lstrip("_"))
+    return f"{kind} ({strategy.num_replicas_in_sync} replica(s))"
 
 
 def _tf_config():

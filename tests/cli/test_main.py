@@ -54,3 +54,42 @@ def test_scripts_are_the_commands(script):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: p2c {SCRIPTS[script]} ")
+
+
+def _p2c(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_p2c.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_version():
+    from keras_p2c import __version__
+
+    result = _p2c("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"p2c {__version__} (keras-p2c)"
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_verbose(tmp_path):
+    import os
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = _p2c("convert", str(bad), str(tmp_path / "out.keras"), env=env)
+    # One line: the command's own error, naming the file; no "I0000 …", "E0000 … cuInit", absl notes.
+    assert quiet.returncode == 1 and quiet.stderr.strip().splitlines() == [quiet.stderr.strip()], quiet.stderr
+    assert quiet.stderr.startswith("p2c convert:") and str(bad) in quiet.stderr
+    verbose = _p2c("--verbose", "convert", str(bad), str(tmp_path / "out.keras"), env=env)
+    assert verbose.returncode == 1 and verbose.stderr.count("\n") >= quiet.stderr.count("\n")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_help_shows_the_defaults(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    parser = build_parser([command])
+    sub = parser._subparsers._group_actions[0].choices[command]
+    for action in sub._actions:
+        if action.option_strings and action.default not in (None, False, "==SUPPRESS==") and action.help:
+            assert "default" in action.help or f"(default: {action.default})" in " ".join(text.split()), action.dest

@@ -1,0 +1,42 @@
+"""TensorFlow's start-up chatter kept out of `p2c`'s output (shown again with `p2c --verbose`).
+
+On a CPU machine TensorFlow's C++ side prints half a dozen lines when it is imported and when it first
+looks for devices — oneDNN notes, "Could not find cuda drivers", even an `E0000 … failed call to cuInit`
+that reads like a failure. Some are written before its log level is read (absl's "All log messages before
+absl::InitializeLog()"), so `TF_CPP_MIN_LOG_LEVEL` alone cannot hide them: the import and the device
+lookup run with the process's stderr file descriptor pointed at /dev/null, then it is restored. Python
+errors raised meanwhile are printed after the restore, so nothing that matters is lost.
+"""
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def stderr_silenced():
+    """File descriptor 2 → /dev/null inside (C/C++ writers included); restored on exit."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def quiet_tensorflow():
+    """Sets TensorFlow's C++ log level to errors-off and imports it (and finds its devices) silently."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    with stderr_silenced():
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except ImportError:
+            return  # the command that needs it reports the missing package itself
