@@ -16,6 +16,7 @@ import pytest
 from keras_p2c.training import TrainingSetupError, load_config, train
 from keras_p2c.training.backup import read_backup_metadata
 from keras_p2c.training.callbacks import GlobalStepCallback
+from tests.helpers.backups import backed_up_iterations
 from tests.helpers.events import assert_finite, read_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,21 +86,6 @@ def test_smoke_run_through_the_script(tmp_path):
     metadata = json.loads((run_dir / "backup" / "training_metadata.json").read_text())
     assert metadata["epoch"] == 2  # finished: a new run on this folder has nothing left to do
     assert backed_up_iterations(run_dir) == {"g_optimizer": 4, "d_optimizer": 4}
-
-
-def backed_up_iterations(run_dir):
-    """Each optimiser's step counter as stored in the run's backup file."""
-    import h5py
-
-    counters = {}
-    weights = run_dir / "backup" / read_backup_metadata(run_dir / "backup")["weights"]
-    with h5py.File(weights, "r") as file:
-        for name in ("g_optimizer", "d_optimizer"):
-            found = []
-            file.visititems(lambda key, item: found.append(item) if key.endswith(f"{name}/vars/0") else None)
-            (counter,) = found
-            counters[name] = int(counter[()])
-    return counters
 
 
 def optimizer_state(gan):
