@@ -102,8 +102,13 @@ def photo_notes(result, all_faces):
     return notes
 
 
-def _summary(n_files, processed, n_faces, skipped, notes, output_dir):
-    lines = [f"p2c cartoonize: {processed} of {n_files} photo(s) processed ({n_faces} face(s)) -> {output_dir}"]
+def _summary(processed, n_faces, skipped, notes, output_dir):
+    # Every input is either processed or skipped (non-images and empty folders included), so the counts add up.
+    total = processed + len(skipped)
+    lines = [
+        f"p2c cartoonize: {processed} of {total} input(s) processed ({n_faces} face(s)), {len(skipped)} skipped "
+        f"-> {output_dir}"
+    ]
     if notes:
         lines.append(f"notes on {len(notes)}:")
         lines.extend(f"  {name}: {'; '.join(remarks)}" for name, remarks in notes)
@@ -126,7 +131,7 @@ def run(args):
     output_dir = Path(args.output_dir).resolve()
     files = [item for item in files if output_dir not in item.path.resolve().parents]
     if not files:
-        print(_summary(0, 0, 0, skipped, [], args.output_dir))
+        print(_summary(0, 0, skipped, [], args.output_dir))
         return 1
 
     predictor = _make_predictor(args)
@@ -156,7 +161,7 @@ def run(args):
             remarks = photo_notes(result, args.all_faces)
             if remarks:
                 notes.append((str(path), remarks))
-    print(_summary(len(files), processed, n_faces, skipped, notes, args.output_dir))
+    print(_summary(processed, n_faces, skipped, notes, args.output_dir))
     return 0 if processed else 1
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 
 class ServingError(RuntimeError):
-    """The server answered with an error; `status` is the HTTP code, the message is the server's `error`."""
+    """The server answered with an error (`status`: the HTTP code, the message: the server's `error`), or
+    could not be reached (`status` None)."""
 
     def __init__(self, status, message, url):
-        super().__init__(f"{url}: HTTP {status}: {message}")
+        super().__init__(f"{url}: HTTP {status}: {message}" if status is not None else f"{url}: {message}")
         self.status = status
         self.message = message
 
@@ -55,6 +56,10 @@ class Client:
             except (ValueError, KeyError, TypeError):
                 message = text
             raise ServingError(error.code, message, url) from None
+        except (urllib.error.URLError, OSError) as error:
+            # No HTTP answer at all (refused, unknown host, timeout): say which address was tried.
+            reason = getattr(error, "reason", error)
+            raise ServingError(None, f"cannot reach the server ({reason})", url) from None
 
     def status(self):
         """`GET /v1/models/<model>`: the version status list."""

@@ -1,12 +1,31 @@
 """Open a checkpoint of either release, telling the format from the file's bytes."""
 
 import os
+import zipfile
 
 from keras_p2c.weights.paddle_checkpoint import read_paddle_params
 from keras_p2c.weights.safe_unpickler import CheckpointError
 from keras_p2c.weights.torch_checkpoint import HEADER_SIZE, read_torch_checkpoint, sniff_container
 
 READERS = {"pt": read_torch_checkpoint, "pdparams": read_paddle_params}
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _keras_file_kind(path, head):
+    """"a Keras model (.keras)" / "a Keras weights file (.weights.h5)" when the file is one, else None."""
+    if head.startswith(HDF5_SIGNATURE):
+        return "a Keras weights file (HDF5, .weights.h5)"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            return None
+        if "config.json" in names and "metadata.json" in names:
+            return "a Keras model (.keras)"
+    return None
 
 
 def detect_format(path):
@@ -28,6 +47,14 @@ def detect_format(path):
             head = handle.read(HEADER_SIZE)
     except OSError as error:
         raise CheckpointError(path, f"cannot open the file ({error})") from error
+    keras_kind = _keras_file_kind(path, head)
+    if keras_kind is not None:
+        raise CheckpointError(
+            path,
+            f"this is {keras_kind}, already in Keras' format: pass it directly (e.g. `p2c cartoonize --weights "
+            f"{path}`). p2c convert reads the official checkpoints: photo2cartoon_weights.pt (PyTorch, "
+            "either container) and photo2cartoon_genA2B_weight.pdparams (PaddleGAN)",
+        )
     if sniff_container(head) is not None:
         return "pt"
     # Pickle protocols 2-5 start with PROTO and the protocol number.

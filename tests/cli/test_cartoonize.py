@@ -47,7 +47,7 @@ def test_a_real_photo_becomes_a_cartoon_png(astronaut, tmp_path, small_checkpoin
     cartoon = read_png(tmp_path / "out" / "astronaut_cartoon.png")
     assert cartoon.shape == (256, 256, 3) and cartoon.dtype == np.uint8
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut_cartoon.png"]
-    assert "1 of 1 photo(s) processed (1 face(s))" in capsys.readouterr().out
+    assert "1 of 1 input(s) processed (1 face(s)), 0 skipped" in capsys.readouterr().out
 
 
 def test_a_batch_of_good_and_bad_files(astronaut, tmp_path, small_checkpoint, cache_dir, capsys):
@@ -88,7 +88,7 @@ def test_a_batch_of_good_and_bad_files(astronaut, tmp_path, small_checkpoint, ca
     assert len(written) == len(good)  # nothing for the bad files, no temporary files left behind
 
     report = capsys.readouterr().out
-    assert f"{len(good)} of {len(good) + len(bad)} photo(s) processed" in report
+    assert f"{len(good)} of {len(good) + len(bad)} input(s) processed" in report
     reasons = {
         "corrupt.jpg": "truncated or corrupt",
         "truncated.png": "truncated or corrupt",
@@ -135,7 +135,7 @@ def test_exit_status_is_1_only_when_nothing_was_processed(tmp_path, small_checkp
     (tmp_path / "empty.jpg").write_bytes(b"")
     weights = {"weights": small_checkpoint, "cache_dir": cache_dir}
     assert cartoonize(tmp_path / "empty.jpg", "-o", tmp_path / "out", **weights) == 1
-    assert "0 of 1 photo(s) processed" in capsys.readouterr().out
+    assert "0 of 1 input(s) processed" in capsys.readouterr().out
     assert cartoonize(tmp_path / "nothing*.jpg", "-o", tmp_path / "out", **weights) == 1
     assert "matches no file" in capsys.readouterr().out
 
