@@ -70,3 +70,16 @@ def test_convert_command_lists_missing_generator_keys_of_a_pdparams(tmp_path, ca
     for key in ["FC.0.weight", "DownBlock.1.weight"] if drop is None else [drop]:
         assert f"missing key {key!r}" in err
     assert not (tmp_path / "out.keras").exists()
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_convert_command_names_a_keras_file_and_the_formats_it_reads(tmp_path, capsys, suffix):
+    from keras_p2c.models import Generator
+
+    generator = Generator(ngf=8, n_blocks=2, img_size=64)
+    generator.build((None, 64, 64, 3))
+    source = tmp_path / f"genA2B{suffix}"
+    generator.save(source) if suffix == ".keras" else generator.save_weights(source)
+    assert p2c(["convert", str(source), str(tmp_path / "out.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "already in Keras' format" in err and ".pdparams" in err and ".pt" in err and "zip" not in err
