@@ -55,15 +55,14 @@ def astronaut():
 
 @pytest.fixture(scope="session")
 def segmenter():
-    """The shared MediaPipe portrait segmenter; skips where its model has not been fetched."""
-    from keras_p2c.faces import default_model_path, get_segmenter
+    """The shared MediaPipe portrait segmenter, its model fetched on first use; skips where that fails (offline)."""
+    from keras_p2c.faces import MaskModelError, fetch_mask_model, get_segmenter
 
-    if not default_model_path().is_file():
-        pytest.skip(
-            f"portrait-segmentation model {default_model_path()} absent; "
-            f"run `python -m keras_p2c.faces.mask_model` to fetch it"
-        )
-    return get_segmenter()
+    try:
+        path = fetch_mask_model()
+    except MaskModelError as error:
+        pytest.skip(f"portrait-segmentation model unavailable: {error}")
+    return get_segmenter(path)
 
 
 # -- shared by several folders (photos, weights, exports) --------------------------------------------

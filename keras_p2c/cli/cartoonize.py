@@ -37,6 +37,10 @@ def add_arguments(parser):
         "--no-mask", action="store_true", help="no portrait segmentation: the whole square crop is cartoonized"
     )
     parser.add_argument(
+        "--mask-model",
+        help="portrait-segmentation .tflite (default: the cached MediaPipe model, fetched on first use)",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=int,
         default=DEFAULT_MAX_PIXELS,
@@ -167,18 +171,12 @@ def run(args):
 
 def _make_predictor(args):
     """The predictor for these options, or `None` after printing why the weights cannot be loaded."""
-    from keras_p2c.faces.mask_model import FETCH_COMMAND, default_model_path
+    from keras_p2c.faces.mask_model import MaskModelError
     from keras_p2c.inference import Photo2Cartoon
     from keras_p2c.weights import DownloadError
 
-    segmenter = None if args.no_mask else "auto"
-    if segmenter and not default_model_path().is_file():
-        print(
-            f"p2c cartoonize: the portrait-mask model {default_model_path()} is missing, so faces are not masked "
-            f"(fetch it with `{FETCH_COMMAND}`; --no-mask silences this).",
-            file=sys.stderr,
-        )
-        segmenter = None
+    # "auto": the cached portrait-segmentation model, fetched on first use (one-off, ~36 MB).
+    segmenter = None if args.no_mask else (args.mask_model or "auto")
     try:
         return Photo2Cartoon(
             weights=args.weights,
@@ -191,6 +189,9 @@ def _make_predictor(args):
             detect_size=args.detect_size,
             progress=not args.quiet,
         )
+    except MaskModelError as error:
+        print(f"p2c cartoonize: {error}", file=sys.stderr)
+        return None
     except (OSError, ValueError, DownloadError) as error:
         print(f"p2c cartoonize: cannot load the weights: {error}", file=sys.stderr)
         return None

@@ -42,6 +42,10 @@ COMMANDS = {
         "keras_p2c.cli.client",
         "cartoonize an aligned face image through a TF Serving REST endpoint (real TF Serving or p2c serve)",
     ),
+    "evaluate": (
+        "keras_p2c.cli.evaluate",
+        "is this training any good? FID and KID against real cartoons, identity similarity to the photos",
+    ),
     "benchmark": (
         "keras_p2c.cli.benchmark",
         "measure a workload (generator, train, data, serve, ...): one JSON per run under benchmarks/results/",

@@ -11,12 +11,11 @@ TensorFlow's `tf.lite.Interpreter` (deprecated, same results).
 """
 
 import threading
-import warnings
 
 import cv2
 import numpy as np
 
-from keras_p2c.faces.mask_model import FETCH_COMMAND, MaskModelError, default_model_path, resolve_model_path
+from keras_p2c.faces.mask_model import FETCH_COMMAND, MaskModelError, resolve_model_path
 
 
 def _make_interpreter(model_path, num_threads):
@@ -33,15 +32,16 @@ class PortraitSegmenter:
     """Soft person mask for an RGB face crop.
 
     Args:
-        model_path: the `.tflite` file; `None` uses the cached model
-            (`python -m keras_p2c.faces.mask_model` fetches it).
+        model_path: the `.tflite` file; `None` uses the cached model, fetched on first use
+            (`python -m keras_p2c.faces.mask_model` fetches it ahead of time).
         num_threads: interpreter threads; `None` lets the runtime decide.
 
     Call it with a `(H, W, 3)` uint8 RGB image; it returns a `(H, W)` float32 mask in [0, 1]
     (1 = person). An instance may be shared between threads (calls are serialised).
 
     Raises:
-        MaskModelError: the model file is missing (the message says how to fetch it).
+        MaskModelError: `model_path` is missing, or the default model could not be fetched (the
+            message says how to provide it).
     """
 
     def __init__(self, model_path=None, num_threads=None):
@@ -106,19 +106,14 @@ def get_segmenter(model_path=None):
 def resolve_segmenter(segmenter):
     """`"auto"`, `None`, a `.tflite` path or a callable → the mask function faces are prepared with (or `None`).
 
-    `"auto"` is the cached MediaPipe model when it has been fetched; without it, faces are not masked and a
-    warning says how to fetch it.
+    `"auto"` is the cached MediaPipe model, fetched on first use. Where it cannot be fetched (offline) this
+    raises rather than silently not masking: the cartoons would look different.
+
+    Raises:
+        MaskModelError: the model is missing and could not be fetched (one line saying how to provide it).
     """
     if segmenter is None or callable(segmenter):
         return segmenter
     if isinstance(segmenter, str) and segmenter == "auto":
-        if default_model_path().is_file():
-            return get_segmenter()
-        warnings.warn(
-            f"The portrait-mask model {default_model_path()} is missing, so faces are not masked (the whole "
-            f"square crop goes to the generator). Fetch it with `{FETCH_COMMAND}`, or pass segmenter=None to "
-            f"silence this.",
-            stacklevel=3,
-        )
-        return None
+        return get_segmenter()
     return get_segmenter(segmenter)  # a .tflite path

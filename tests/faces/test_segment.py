@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_p2c.faces import MaskModelError, PortraitSegmenter, prepare_faces
+from keras_p2c.faces import MaskModelError, PortraitSegmenter, mask_model, prepare_faces, resolve_segmenter
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,12 @@ def test_missing_model_says_how_to_fetch(tmp_path):
     with pytest.raises(MaskModelError, match=r"python -m keras_p2c.faces.mask_model") as info:
         PortraitSegmenter(tmp_path / "absent.tflite")
     assert "absent.tflite" in str(info.value) and "mask=None" in str(info.value)
+
+
+def test_auto_fetches_the_model_and_errors_out_when_it_cannot(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_P2C_HOME", str(tmp_path))
+    monkeypatch.setattr(mask_model, "_pip_download", lambda folder, extra: (None, "pip exit 1: offline"))
+    with pytest.raises(MaskModelError, match="--no-mask") as info:  # not a silent "no masking"
+        resolve_segmenter("auto")
+    assert "offline" in str(info.value) and "\n" not in str(info.value)
+    assert resolve_segmenter(None) is None
