@@ -34,6 +34,12 @@ def add_arguments(parser):
     )
     parser.add_argument("--save-aligned", action="store_true", help="also write each aligned face crop (*_aligned.png)")
     parser.add_argument(
+        "--save-prepared",
+        action="store_true",
+        help="also write each generator input, the masked 256² face on white (*_prepared.png): what to send to "
+        "a TF Serving endpoint",
+    )
+    parser.add_argument(
         "--no-mask", action="store_true", help="no portrait segmentation: the whole square crop is cartoonized"
     )
     parser.add_argument(
@@ -60,7 +66,7 @@ def add_arguments(parser):
 
 
 def output_paths(output_dir, key, n_faces, args):
-    """The files one photo produces, as `{role: path}` (roles: cartoon[_i], aligned[_i], pasted)."""
+    """The files one photo produces, as `{role: path}` (roles: cartoon[_i], aligned[_i], prepared[_i], pasted)."""
     base = Path(output_dir) / key
     paths = {}
     for index in range(1, n_faces + 1):
@@ -68,6 +74,8 @@ def output_paths(output_dir, key, n_faces, args):
         paths[f"cartoon{number}"] = base.with_name(f"{base.name}_cartoon{number}.png")
         if args.save_aligned:
             paths[f"aligned{number}"] = base.with_name(f"{base.name}_aligned{number}.png")
+        if getattr(args, "save_prepared", False):
+            paths[f"prepared{number}"] = base.with_name(f"{base.name}_prepared{number}.png")
     if args.paste_back:
         paths["pasted"] = base.with_name(f"{base.name}_pasted.png")
     return paths
@@ -77,10 +85,12 @@ def write_outputs(result, output_dir, key, args):
     """Write one photo's images (each atomically); returns the paths."""
     paths = output_paths(output_dir, key, len(result.faces), args)
     images = {}
-    for index, (cartoon, aligned) in enumerate(zip(result.cartoons, result.aligned), start=1):
+    faces = zip(result.cartoons, result.aligned, result.generator_inputs)
+    for index, (cartoon, aligned, prepared) in enumerate(faces, start=1):
         number = f"_{index}" if args.all_faces else ""
         images[f"cartoon{number}"] = cartoon
         images[f"aligned{number}"] = aligned
+        images[f"prepared{number}"] = prepared
     if args.paste_back:
         images["pasted"] = result.pasted()
     return [write_image_atomic(path, images[role]) for role, path in paths.items()]

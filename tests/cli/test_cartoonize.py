@@ -117,16 +117,17 @@ def test_options_all_faces_paste_back_aligned_no_mask_and_globs(two_faces, tmp_p
     (tmp_path / "in" / "pair.jpg").write_bytes(jpeg(two_faces))
     (tmp_path / "in" / "pair.png").write_bytes(png(two_faces[:, :, ::-1]))  # same stem: named apart
     out = tmp_path / "out"
-    options = ["--all-faces", "--paste-back", "--save-aligned", "--no-mask", "--detect-size", "1024"]
+    options = ["--all-faces", "--paste-back", "--save-aligned", "--save-prepared", "--no-mask", "--detect-size", "1024"]
     rc = cartoonize(str(tmp_path / "in" / "pair.*"), "-o", out, *options, weights=small_checkpoint, cache_dir=cache_dir)
     assert rc == 0
     for stem in ("pair", "pair-2"):
-        for role in ("cartoon_1", "cartoon_2", "aligned_1", "aligned_2"):
+        for role in ("cartoon_1", "cartoon_2", "aligned_1", "aligned_2", "prepared_1", "prepared_2"):
             assert (out / f"{stem}_{role}.png").is_file(), (stem, role)
         pasted = read_png(out / f"{stem}_pasted.png")
         assert pasted.shape == two_faces.shape
         aligned = read_png(out / f"{stem}_aligned_1.png")
         assert aligned.shape[0] == aligned.shape[1] > 100
+        assert read_png(out / f"{stem}_prepared_1.png").shape == (256, 256, 3)  # the generator's input
         # No mask: nothing is composited on white, the corners are the generator's own pixels.
         assert (read_png(out / f"{stem}_cartoon_1.png")[:12, :12] != 255).any()
 
