@@ -17,7 +17,9 @@ so later starts skip the conversion; the content hash in the name means an edite
 checkpoint is converted again rather than served stale.
 """
 
+import json
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -84,7 +86,63 @@ def generator_options_from_h5(path):
     return {"ngf": ngf, "n_blocks": n_blocks, **options_from_fc0(ngf, fc0_in), "linear_bias": linear_bias}
 
 
+def _is_gan_weights(path):
+    try:
+        with h5py.File(path, "r") as handle:
+            return "genA2B" in handle and "disGA" in handle
+    except OSError:
+        return False
+
+
+def _generator_from_gan_weights(path):
+    """genA2B out of a `Photo2CartoonGAN` weights file (a training backup): its group is a generator's file."""
+    with tempfile.TemporaryDirectory(prefix="keras_p2c_backup_") as folder:
+        single = Path(folder) / "genA2B.weights.h5"
+        with h5py.File(path, "r") as source, h5py.File(single, "w") as target:
+            for key in source["genA2B"]:
+                source.copy(source["genA2B"][key], target, name=key)
+        try:
+            return _generator_from_h5(single)
+        except ValueError as error:
+            raise ValueError(f"{path}: a training backup whose genA2B does not load ({error}).") from error
+
+
+def run_folder_weights(folder):
+    """The generator file of a training run folder (or of its `export/` or `backup/` folder).
+
+    The newest export: `export/genA2B.keras` (written at the end of a run), else the `genA2B_step<N>.keras`
+    of the highest step; without exports, the committed backup (`backup/training_metadata.json` names its
+    weights file; see `keras_p2c.training.backup`).
+
+    Raises:
+        FileNotFoundError: the folder holds neither (the message says what a run folder holds).
+    """
+    folder = Path(folder)
+    for exports in (folder / "export", folder):
+        final = exports / "genA2B.keras"
+        if final.is_file():
+            return final
+        steps = sorted(exports.glob("genA2B_step*.keras"))
+        if steps:
+            return steps[-1]  # zero-padded step numbers sort in step order
+    for backup in (folder / "backup", folder):
+        metadata = backup / "training_metadata.json"
+        if metadata.is_file():
+            try:
+                name = json.loads(metadata.read_text(encoding="utf-8")).get("weights", "latest.weights.h5")
+            except (OSError, ValueError, AttributeError) as error:
+                raise FileNotFoundError(f"{metadata}: unreadable backup metadata ({error}).") from error
+            if (backup / name).is_file():
+                return backup / name
+    raise FileNotFoundError(
+        f"{folder} is a folder but not a training run: expected export/genA2B*.keras or a backup/ "
+        f"(what `p2c train --output-dir` writes). Pass a weights file instead."
+    )
+
+
 def _generator_from_h5(path):
+    if _is_gan_weights(path):
+        return _generator_from_gan_weights(path)
     options = generator_options_from_h5(path)
     generator = Generator(**options)
     generator.build((None, options["img_size"], options["img_size"], 3))
@@ -168,7 +226,8 @@ def load_generator(weights=None, cache_dir=None, url=None, progress=True):
     Args:
         weights: `None` (the PaddleGAN release, see `release_generator`); a path to an official
             checkpoint (`.pt`/`.pth` of minivision-ai, `.pdparams` of PaddleGAN; converted once and
-            cached), a `.keras` model or a `.weights.h5` file; or a `Generator` instance.
+            cached), a `.keras` model, a `.weights.h5` file (a generator's, or a training backup's: its
+            genA2B), a training run folder (`run_folder_weights`); or a `Generator` instance.
         cache_dir: where downloads and conversions are cached (`None`: `$KERAS_P2C_HOME`, else
             `~/.cache/keras_p2c`).
         url: download URL for `weights=None` (default `release_url()`).
@@ -188,6 +247,8 @@ def load_generator(weights=None, cache_dir=None, url=None, progress=True):
     if weights is None:
         return release_generator(url=url, cache_dir=cache_dir, progress=progress)
     path = Path(os.fspath(weights)).expanduser()
+    if path.is_dir():
+        path = run_folder_weights(path)
     if not path.is_file():
         raise FileNotFoundError(f"Weights file not found: {path}. Pass an existing file, or omit it for the release.")
     name = path.name.lower()

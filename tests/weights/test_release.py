@@ -1,10 +1,13 @@
 """Weights: the default release downloaded from a loopback server (resumably), validated, converted once, cached."""
 
+import json
 import pickle
 
+import keras
 import numpy as np
 import pytest
 
+from keras_p2c.models import Photo2CartoonGAN
 from keras_p2c.weights import DownloadError
 from keras_p2c.weights import release as release_module
 from keras_p2c.weights.convert import save_network
@@ -16,6 +19,7 @@ from keras_p2c.weights.release import (
     generator_options_from_h5,
     load_generator,
     release_url,
+    run_folder_weights,
 )
 from tests.helpers.file_server import FileServer
 
@@ -142,3 +146,29 @@ def test_weights_errors_name_the_file(tmp_path):
     text.write_text("hello")
     with pytest.raises(ValueError, match="notes.pdparams"):
         load_generator(text, cache_dir=tmp_path)
+
+
+def test_a_training_run_folder_gives_its_newest_export_else_its_backup(tmp_path):
+    gan = Photo2CartoonGAN(img_size=64, ngf=8, ndf=8, n_blocks=2, global_layers=6, local_layers=5)
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    gan.save_weights(run / "backup" / "epoch-0000003.weights.h5")
+    (run / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": 3, "weights": "epoch-0000003.weights.h5"}))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(gan.genA2B(x)[0])
+    # No export yet: genA2B out of the GAN backup (six networks and two optimisers in one file).
+    assert run_folder_weights(run) == run / "backup" / "epoch-0000003.weights.h5"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(load_generator(run)(x)[0]), expected)
+    # With exports: the final one over the step ones, the highest step otherwise.
+    (run / "export").mkdir()
+    gan.genA2B.save(run / "export" / "genA2B_step0000002.keras")
+    gan.genA2B.save(run / "export" / "genA2B_step0000010.keras")
+    assert run_folder_weights(run) == run / "export" / "genA2B_step0000010.keras"
+    gan.genA2B.save(run / "export" / "genA2B.keras")
+    assert run_folder_weights(run) == run / "export" / "genA2B.keras"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(load_generator(run)(x)[0]), expected)
+
+
+def test_a_folder_that_is_not_a_run_says_what_it_expected(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a training run: expected export/genA2B"):
+        load_generator(tmp_path)
