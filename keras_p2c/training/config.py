@@ -118,6 +118,10 @@ def validate(config, source="<config>"):
             value = getattr(getattr(config, section), name)
             if value < 1:
                 fail(f"{section}.{name}", f"must be a positive integer. Received: {value}")
+    if log.eval_every < 0:
+        fail("logging.eval_every", f"must be a non-negative integer (0: no evaluation). Received: {log.eval_every}")
+    if log.eval_images < 2:
+        fail("logging.eval_images", f"must be at least 2 (FID and KID need two images). Received: {log.eval_images}")
     if model.img_size % 16:
         fail("model.img_size", f"must be a multiple of 16 (the hourglass pools). Received: {model.img_size}")
     if model.ngf % 4:

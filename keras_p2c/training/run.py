@@ -25,12 +25,14 @@ import numpy as np
 from keras_p2c.data.files import list_image_files
 from keras_p2c.data.synthetic import write_synthetic_dataset
 from keras_p2c.data.unpaired import folder_dataset, train_dataset
+from keras_p2c.evaluation.features import MIN_INPUT_SIZE, InceptionFeatures
 from keras_p2c.models import Photo2CartoonGAN
 from keras_p2c.optimizers import LinearDecayAfter, ReferenceAdam
 from keras_p2c.training import strategy as strategies
 from keras_p2c.training.backup import AtomicBackupAndRestore, backed_up_epoch, has_backup
 from keras_p2c.training.callbacks import GeneratorExport, TensorBoardSummaries
 from keras_p2c.training.config import config_differences, load_config, write_config
+from keras_p2c.training.evaluation import PeriodicEvaluation, to_uint8
 from keras_p2c.training.progress import StepProgress
 from keras_p2c.training.samples import translation_sheets
 from keras_p2c.weights.convert import load_official_gan
@@ -164,7 +166,25 @@ def _driver_callbacks(config, gan, schedule, data_root, backup_dir):
     )
     export = GeneratorExport(run_dir / "export", steps_per_epoch, config.logging.export_every, _exported)
     callbacks.append(export)
+    if config.logging.eval_every:
+        callbacks.append(_periodic_evaluation(config, gan, data_root))
     return callbacks, export
+
+
+def _periodic_evaluation(config, gan, root):
+    """The `PeriodicEvaluation` of `logging.eval_*` on the first testA/ photos and testB/ cartoons."""
+    log = config.logging
+    photos, cartoons = (to_uint8(batch) for batch in _sample_batch(config, root, log.eval_images, paired=False))
+    if log.eval_inception_weights == "random":
+        # Smoke runs and tests: the plumbing without the ImageNet download; the figures mean nothing.
+        inception = InceptionFeatures(weights=None, input_size=MIN_INPUT_SIZE, progress=False)
+    else:
+        inception = InceptionFeatures(weights=log.eval_inception_weights)
+    face_features = gan.face_features if gan.uses_face_id else None
+    return PeriodicEvaluation(
+        Path(config.output_dir) / "logs", log.checkpoint_every, log.eval_every, photos, cartoons, inception,
+        face_features,
+    )  # fmt: skip
 
 
 def resolve_face_id(config):
@@ -266,15 +286,21 @@ def _training_data(config, root):
     )
 
 
-def _sample_batch(config, root):
-    """The fixed images of the TensorBoard sheets: the first of testA/ and testB/ (trainA/B when empty)."""
+def _sample_batch(config, root, count=None, paired=True):
+    """Fixed images: the first `count` of testA/ and testB/ (trainA/B when empty), in [-1, 1].
+
+    `count` defaults to `logging.sample_images` (the TensorBoard sheets); `paired` cuts both to one length.
+    """
+    count = count or config.logging.sample_images
     batches = []
     for domain in ("A", "B"):
         folder = Path(root) / f"test{domain}"
         if not folder.is_dir() or not list_image_files(folder):
             folder = Path(root) / f"train{domain}"
-        images = folder_dataset(str(folder), config.logging.sample_images, img_size=config.model.img_size)
+        images = folder_dataset(str(folder), count, img_size=config.model.img_size)
         batches.append(np.asarray(next(iter(images))))
+    if not paired:
+        return batches[0], batches[1]
     count = min(len(batch) for batch in batches)
     return batches[0][:count], batches[1][:count]
 

@@ -114,6 +114,11 @@ class LoggingConfig:
         sample_images: images of each domain in the fixed TensorBoard sample batch.
         verbose: progress output: 1, one line every `log_every` steps (and at least every 30 s) with the
             step, a few losses and the pace; 2, Keras' line per epoch (checkpoint period); 0, silent.
+        eval_every: FID, KID and (with Face-ID) identity similarity on testA/testB every this many steps,
+            as TensorBoard's `eval/*` scalars (0: off).
+        eval_images: photos and cartoons used by that evaluation (the first of testA/, testB/).
+        eval_inception_weights: InceptionV3 weights of the evaluation: `imagenet` (downloaded once into
+            the cache), a weights file, or `random` (smoke runs and tests only: the figures mean nothing).
     """
 
     log_every: int = 10
@@ -122,6 +127,9 @@ class LoggingConfig:
     export_every: int = 10_000
     sample_images: int = 4
     verbose: int = 1
+    eval_every: int = 0
+    eval_images: int = 64
+    eval_inception_weights: str = "imagenet"
 
 
 @dataclasses.dataclass
