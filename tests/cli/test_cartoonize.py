@@ -88,7 +88,9 @@ def test_a_batch_of_good_and_bad_files(astronaut, tmp_path, small_checkpoint, ca
     assert len(written) == len(good)  # nothing for the bad files, no temporary files left behind
 
     report = capsys.readouterr().out
-    assert f"{len(good)} of {len(good) + len(bad)} input(s) processed" in report
+    # Every input counts: the photos, the bad files, readme.txt and the absent file (processed + skipped).
+    assert f"{len(good)} of {len(good) + len(bad) + 2} input(s) processed" in report
+    assert f", {len(bad) + 2} skipped ->" in report
     reasons = {
         "corrupt.jpg": "truncated or corrupt",
         "truncated.png": "truncated or corrupt",
