@@ -3,6 +3,7 @@
 import base64
 import concurrent.futures
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -18,8 +19,11 @@ MAX_BYTES = 8 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(exported):
-    generator, model_dir = exported
+def server(exported, tmp_path_factory):
+    # A copy: `test_new_version_is_picked_up` adds a version, which must not reach other modules' tests.
+    generator, shared = exported
+    model_dir = tmp_path_factory.mktemp("served") / shared.name
+    shutil.copytree(shared, model_dir)
     registry = ModelRegistry(model_dir, poll_seconds=0.2)
     with running_server(registry, max_request_bytes=MAX_BYTES) as url:
         yield url, generator, model_dir
@@ -185,7 +189,7 @@ def test_concurrent_clients(server):
 
 
 def test_new_version_is_picked_up(server):
-    """Runs last in this module: it adds version 2 to the shared export."""
+    """Runs last in this module: it adds version 2 to this module's copy of the export."""
     from keras_p2c.serving.export import export_generator
     from keras_p2c.models import Generator
 

@@ -162,14 +162,16 @@ def test_a_crashed_run_resumes_at_the_saved_step_with_the_optimiser_state(tmp_pa
     assert sum(float(np.abs(v).sum()) for v in saved["optimizers"] if v.ndim > 0) > 0
 
     # TensorBoard continues at the global step: the resumed run's first scalars are at step 3.
-    latest = max((run_dir / "logs").glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
-    resumed_steps = [step for step, _ in read_events_file(latest).scalars["loss/g_loss"]]
+    # (The newest file with loss scalars: the periodic evaluation writes its own event file beside them.)
+    files = sorted((run_dir / "logs").glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
+    with_losses = [scalars for scalars in (read_events_file(p).scalars for p in files) if "loss/g_loss" in scalars]
+    resumed_steps = [step for step, _ in with_losses[-1]["loss/g_loss"]]
     assert resumed_steps == [3, 4]
 
 
 def read_events_file(path):
     """`read_events` of one event file (the run folder keeps every run's)."""
-    single = path.parent / "single"
+    single = path.parent / f"single-{path.name}"
     single.mkdir()
     (single / path.name).symlink_to(path)
     return read_events(single)
