@@ -15,7 +15,6 @@ These are Keras' InceptionV3 weights, not the TF-slim graph the original FID cod
 torch-fidelity) ports, so the values are comparable between keras-p2c runs, not with papers' FIDs.
 """
 
-import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 
 from keras_p2c.cache import cache_dir as resolve_cache_dir
 from keras_p2c.images import as_rgb
-from keras_p2c.weights.download import DownloadError, download
+from keras_p2c.weights.download import DownloadError, download, file_digest
 
 # Keras' URL and md5 for the no-top InceptionV3 weights (keras/src/applications/inception_v3.py).
 INCEPTION_WEIGHTS_URL = (
@@ -46,19 +45,8 @@ class InceptionWeightsError(DownloadError):
 
 
 def file_md5(path):
-    """Hex md5 of a file, read in chunks (the hash Keras publishes for its application weights).
-
-    Args:
-        path: the file.
-
-    Returns:
-        32 hex digits.
-    """
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex md5 of a file (the hash Keras publishes for its application weights)."""
+    return file_digest(path, "md5")
 
 
 def _provide_hint(target):

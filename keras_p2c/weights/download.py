@@ -35,7 +35,12 @@ class DownloadError(OSError):
 
 def file_sha256(path):
     """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+    return file_digest(path, "sha256")
+
+
+def file_digest(path, algorithm):
+    """Hex digest of a file with a `hashlib` algorithm (`"sha256"`, `"md5"`, ...), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
             digest.update(chunk)
