@@ -18,7 +18,9 @@ EXTRAS = {
     # The GPU install of the design card; the base install is the CPU build.
     "gpu": ["tensorflow[and-cuda]>=2.18"],
     "jax": ["jax"],
-    "serve": ["fastapi", "uvicorn", "httpx"],
+    # tensorflow-serving-api: only its protos (ModelServerConfig, PredictionLog) for --model-config-file and
+    # warm-up files. It depends on the full `tensorflow`; beside tensorflow-cpu install it with --no-deps.
+    "serve": ["fastapi", "uvicorn", "httpx", "prometheus_client", "tensorflow-serving-api"],
     # `p2c export --format onnx` (Keras' ONNX export goes through tf2onnx) and running the file.
     "onnx": ["tf2onnx", "onnxruntime"],
     "test": [
@@ -28,6 +30,8 @@ EXTRAS = {
         "fastapi",
         "uvicorn",
         "httpx",
+        "prometheus_client",
+        "tensorflow-serving-api",
         "tf2onnx",
         "onnxruntime",
         # Only to write checkpoints in the official .pt containers for tests;
