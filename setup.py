@@ -21,8 +21,9 @@ EXTRAS = {
     # tensorflow-serving-api: only its protos (ModelServerConfig, PredictionLog) for --model-config-file and
     # warm-up files. It depends on the full `tensorflow`; beside tensorflow-cpu install it with --no-deps.
     "serve": ["fastapi", "uvicorn", "httpx", "prometheus_client", "tensorflow-serving-api"],
-    # `p2c export --format onnx` (Keras' ONNX export goes through tf2onnx) and running the file.
-    "onnx": ["tf2onnx", "onnxruntime"],
+    # `p2c export --format onnx` (Keras' ONNX export goes through tf2onnx) and running the file;
+    # `p2c convert` of the original's photo2cartoon_weights.onnx (read with onnx, checked on onnxruntime).
+    "onnx": ["onnx", "tf2onnx", "onnxruntime"],
     "test": [
         "pytest",
         "jax",
