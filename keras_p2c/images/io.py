@@ -2,9 +2,14 @@
 
 OpenCV decodes; this module adds what a batch tool needs around it: an error that names the file and
 says what was wrong, a pixel limit checked from the file header *before* decoding (so a small file
-that claims to be 100 000 x 100 000 pixels is refused without allocating anything), and one colour
-layout for every input (grayscale, gray + alpha, RGBA, 16-bit and palette images all become RGB uint8;
-transparency is composited on white, the background the reference crops use).
+that claims to be 100 000 x 100 000 pixels is refused without allocating anything; `headers` reads the
+size of every format OpenCV decodes, and a file in no format it knows is never handed to OpenCV), and
+one colour layout for every input (grayscale, gray + alpha, RGBA, CMYK, 16-bit and palette images all
+become RGB uint8; transparency is composited on white, the background the reference crops use).
+
+Animated GIF, WebP and PNG files and multi-page TIFFs give their first frame (page), as an image viewer
+shows before it plays: a portrait tool has one picture to work on, and the first frame is the one a
+user chose as the file's picture.
 
 EXIF orientation: JPEGs are decoded with `cv2.IMREAD_COLOR_RGB`, which applies the EXIF orientation
 tag (checked with OpenCV 5.0: orientations 6 and 8 swap width and height). Other formats are decoded
@@ -13,13 +18,13 @@ orientation tags in JPEGs.
 """
 
 import os
-import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from keras_p2c.atomic import write_bytes_atomic
+from keras_p2c.images.headers import FORMAT_NAMES, header_size, image_format
 
 # Above Pillow's warning threshold (~89 MP) and the largest phone sensors' 50 MP default output,
 # below OpenCV's own hard limit (2**30 pixels, `OPENCV_IO_MAX_IMAGE_PIXELS`).
@@ -32,95 +37,6 @@ class ImageReadError(ValueError):
 
 class ImageTooLargeError(ImageReadError):
     """An image has more pixels than the caller allowed (a possible decompression bomb)."""
-
-
-def _png_size(data):
-    if len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    return None
-
-
-def _jpeg_size(data):
-    """Width and height from the first start-of-frame marker, walking the segments from SOI."""
-    position = 2
-    while position + 4 <= len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            position += 2
-            continue
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if position + 9 > len(data):
-                return None
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return width, height
-        if marker == 0xDA:  # start of scan before any frame header: malformed
-            return None
-        position += 2 + length
-    return None
-
-
-def _gif_size(data):
-    if len(data) >= 10:
-        return struct.unpack("<HH", data[6:10])
-    return None
-
-
-def _bmp_size(data):
-    if len(data) >= 26:
-        width, height = struct.unpack("<ii", data[18:26])
-        return abs(width), abs(height)
-    return None
-
-
-def _webp_size(data):
-    if len(data) < 30:
-        return None
-    chunk = data[12:16]
-    if chunk == b"VP8X":
-        width = 1 + int.from_bytes(data[24:27], "little")
-        height = 1 + int.from_bytes(data[27:30], "little")
-        return width, height
-    if chunk == b"VP8L":
-        bits = int.from_bytes(data[21:25], "little")
-        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-    if chunk == b"VP8 ":
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    return None
-
-
-def image_format(data):
-    """The container format from the first bytes (`"png"`, `"jpeg"`, ...), or `None` if not recognised."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8"):
-        return "jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if data.startswith(b"BM"):
-        return "bmp"
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return "webp"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    return None
-
-
-_SIZE_READERS = {"png": _png_size, "jpeg": _jpeg_size, "gif": _gif_size, "bmp": _bmp_size, "webp": _webp_size}
-
-
-def header_size(data):
-    """`(width, height)` read from the file header without decoding, or `None` for formats not parsed here."""
-    reader = _SIZE_READERS.get(image_format(data))
-    return reader(data) if reader is not None else None
 
 
 def _check_pixels(width, height, max_pixels, name):
@@ -182,13 +98,13 @@ def read_image(source, max_pixels=DEFAULT_MAX_PIXELS):
 
     Grayscale is repeated over three channels; transparency (RGBA, gray + alpha, palette with
     transparency) is composited on white; 16-bit samples are scaled to 8 bits with rounding; JPEG
-    EXIF orientation is applied.
+    EXIF orientation is applied; an animated or multi-page file gives its first frame.
 
     Args:
         source: a path (`str` / `os.PathLike`) or the encoded file as bytes.
         max_pixels: refuse images with more pixels than this (width x height), checked from the
-            header before decoding for PNG, JPEG, GIF, BMP and WebP, and after decoding for other
-            formats. `None` removes the limit (OpenCV still refuses more than 2**30 pixels).
+            header before decoding (a header whose size cannot be read is refused too). `None`
+            removes the limit (OpenCV still refuses more than 2**30 pixels).
 
     Returns:
         `(height, width, 3)` uint8 array, RGB.
@@ -203,11 +119,22 @@ def read_image(source, max_pixels=DEFAULT_MAX_PIXELS):
     if not data:
         raise ImageReadError(f"{name}: file is empty (0 bytes).")
     kind = image_format(data)
+    if kind is None:
+        known = ", ".join(FORMAT_NAMES.values())
+        raise ImageReadError(f"{name}: cannot decode the image: not an image in a format read here ({known}).")
     size = header_size(data)
+    if size is None and max_pixels is not None:
+        # OpenCV would allocate from a header this check cannot read; its decoder rejects such files anyway.
+        raise ImageReadError(
+            f"{name}: cannot decode the image: a {FORMAT_NAMES[kind]} file whose header is truncated or corrupt "
+            "(no image size in it)."
+        )
     if size is not None:
         _check_pixels(size[0], size[1], max_pixels, name)
         if size[0] == 0 or size[1] == 0:
-            raise ImageReadError(f"{name}: the {kind.upper()} header says the image is {size[0]}x{size[1]} pixels.")
+            raise ImageReadError(
+                f"{name}: the {FORMAT_NAMES[kind]} header says the image is {size[0]}x{size[1]} pixels."
+            )
 
     buffer = np.frombuffer(data, np.uint8)
     flags = cv2.IMREAD_COLOR_RGB if kind == "jpeg" else cv2.IMREAD_UNCHANGED
@@ -216,13 +143,7 @@ def read_image(source, max_pixels=DEFAULT_MAX_PIXELS):
     except cv2.error as error:
         raise ImageReadError(f"{name}: OpenCV could not decode it ({str(error).strip().splitlines()[-1]}).") from error
     if image is None or image.size == 0:
-        if kind:
-            what = f"a {kind.upper()} file that is truncated or corrupt"
-        else:
-            what = "not an image in a format OpenCV reads"
-        raise ImageReadError(f"{name}: cannot decode the image: {what}.")
-    if size is None:
-        _check_pixels(image.shape[1], image.shape[0], max_pixels, name)
+        raise ImageReadError(f"{name}: cannot decode the image: a {FORMAT_NAMES[kind]} file that is truncated or corrupt.")
     if kind == "jpeg":
         return image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
     try:
