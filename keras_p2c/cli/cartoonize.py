@@ -15,7 +15,7 @@ from pathlib import Path
 # NumPy + OpenCV only (no TensorFlow): `p2c cartoonize --help` stays fast.
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE
 from keras_p2c.faces.quality import face_quality
-from keras_p2c.images import DEFAULT_MAX_PIXELS, expand_inputs, write_image_atomic
+from keras_p2c.images import DEFAULT_MAX_PIXELS, expand_inputs, printable_name, write_image_atomic
 
 
 def add_arguments(parser):
@@ -129,7 +129,8 @@ def _summary(processed, n_faces, skipped, notes, output_dir):
     if skipped:
         lines.append(f"skipped {len(skipped)}:")
         lines.extend(f"  {name}: {reason}" for name, reason in skipped)
-    return "\n".join(lines)
+    # File names that are not UTF-8 (`caf\udce9.jpg`) would stop `print` in a UTF-8 locale after all the work.
+    return printable_name("\n".join(lines))
 
 
 def run(args):
