@@ -34,7 +34,7 @@ _SIGNATURES = (
 )
 _PNM = re.compile(rb"P[1-7]\s|P[Ff]\s")
 # ISO base media brands of the AVIF files libavif opens.
-_AVIF_BRANDS = (b"avif", b"avis", b"mif1", b"msf1", b"miaf")
+_AVIF_BRANDS = (b"avif", b"avis")  # not HEIC (`heic`, `mif1` alone), which OpenCV does not read
 
 # How a format is named in messages.
 FORMAT_NAMES = {

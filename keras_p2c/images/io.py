@@ -126,8 +126,8 @@ def read_image(source, max_pixels=DEFAULT_MAX_PIXELS):
     if size is None and max_pixels is not None:
         # OpenCV would allocate from a header this check cannot read; its decoder rejects such files anyway.
         raise ImageReadError(
-            f"{name}: cannot decode the image: a {FORMAT_NAMES[kind]} file whose header is truncated or corrupt "
-            "(no image size in it)."
+            f"{name}: cannot decode the image: its {FORMAT_NAMES[kind]} header is truncated or corrupt (no image size "
+            "in it)."
         )
     if size is not None:
         _check_pixels(size[0], size[1], max_pixels, name)
@@ -143,7 +143,7 @@ def read_image(source, max_pixels=DEFAULT_MAX_PIXELS):
     except cv2.error as error:
         raise ImageReadError(f"{name}: OpenCV could not decode it ({str(error).strip().splitlines()[-1]}).") from error
     if image is None or image.size == 0:
-        raise ImageReadError(f"{name}: cannot decode the image: a {FORMAT_NAMES[kind]} file that is truncated or corrupt.")
+        raise ImageReadError(f"{name}: cannot decode the image: a truncated or corrupt {FORMAT_NAMES[kind]} file.")
     if kind == "jpeg":
         return image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
     try:
