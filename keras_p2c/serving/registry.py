@@ -1,16 +1,21 @@
-"""The versions of one exported model on disk: load the newest, notice new ones.
+"""The versions of one exported model on disk: load those the version policy asks for, notice new ones.
 
-Like TF Serving's default version policy ("latest"), only the newest numeric
-version folder is loaded and served; a new folder is picked up by a polling
-thread, loaded next to the old one, then swapped in, so requests never wait
-for a load and never see a half-written export (exports are renamed into place).
+As in TF Serving, the version policy picks the version folders to serve (default: the newest one;
+`latest { num_versions: N }`, `all`, `specific { versions: ... }` from a model config file), and
+version labels (`stable` → 1) name served versions. A polling thread notices new folders; a new
+version is loaded and warmed up (`warmup.py`) next to the served ones, then swapped in, so requests
+never wait for a load, never see a half-written export (exports are renamed into place) and never
+pay for a signature's first call.
 """
 
 import threading
+import time
 from pathlib import Path
 
-from keras_p2c.serving.export import list_versions
 from keras_p2c.serving.codec import NotFoundError
+from keras_p2c.serving.config_files import VersionPolicy
+from keras_p2c.serving.export import list_versions
+from keras_p2c.serving.warmup import warm_up
 
 # Signatures that are SavedModel plumbing, not something a client can call.
 _HIDDEN_SIGNATURES = ("__saved_model_init_op",)
@@ -23,12 +28,16 @@ class ServedVersion:
     (`input_specs`, `signature_def`, `predict(served, arrays)`), e.g. `photo.PhotoSignature`.
     """
 
-    def __init__(self, path, version, extensions=None):
+    def __init__(self, path, version, extensions=None, model_name=None):
         import tensorflow as tf
 
         self.path = Path(path)
         self.version = version
+        self.model_name = model_name
+        start = time.perf_counter()
         self.module = tf.saved_model.load(str(self.path))
+        self.load_seconds = time.perf_counter() - start
+        self.warmup = None  # the `warmup.WarmupResult` once the registry has warmed it up
         self.signatures = {k: v for k, v in self.module.signatures.items() if k not in _HIDDEN_SIGNATURES}
         self.signature_defs = _signature_defs(self.path / "saved_model.pb")
         self.extensions = dict(extensions or {})
@@ -61,6 +70,24 @@ class ServedVersion:
         return {name: tensor.numpy() for name, tensor in outputs.items()}
 
 
+def client_input_errors():
+    """Errors a signature raises because of what the client sent (TF Serving answers these with 400).
+
+    ValueError/TypeError come from the signature's argument checks (dtype or shape the codec let
+    through); the op errors from decoding and validating the data (e.g. bytes that are not an image).
+    """
+    import tensorflow as tf
+
+    return (
+        tf.errors.InvalidArgumentError,
+        tf.errors.OutOfRangeError,
+        tf.errors.FailedPreconditionError,
+        tf.errors.DataLossError,
+        ValueError,
+        TypeError,
+    )
+
+
 def _signature_defs(saved_model_pb):
     """The SignatureDefs of a saved_model.pb in the protobuf-JSON shape TF Serving's metadata API uses."""
     from google.protobuf.json_format import MessageToDict
@@ -76,22 +103,44 @@ def _signature_defs(saved_model_pb):
     }
 
 
+def _print(message):
+    print(message, flush=True)
+
+
+class ModelLoadError(RuntimeError):
+    """A version folder that could not be loaded or warmed up; the message names the folder."""
+
+
 class ModelRegistry:
-    """Serves the newest version of the SavedModel folders under `model_dir`.
+    """Serves the versions of the SavedModel folders under `model_dir` that `version_policy` selects.
 
     Args:
         model_dir: `saved_models/<name>`, holding numeric version folders.
         name: the model name in URLs (default: the folder's name).
-        poll_seconds: how often the polling thread looks for a new version.
+        poll_seconds: how often the polling thread looks for new versions.
         extensions: extra signatures computed by the server around each version (see `ServedVersion`).
+        version_policy: a `config_files.VersionPolicy` (default: the newest version only).
+        version_labels: dict label → version number; each must be a served version.
+        warmup: run warm-up requests on each version before it serves.
+        log: where notes go (a skipped synthetic warm-up request, a failed load while polling).
     """
 
-    def __init__(self, model_dir, name=None, poll_seconds=2.0, extensions=None):
+    def __init__(
+        self, model_dir, name=None, poll_seconds=2.0, extensions=None, version_policy=None, version_labels=None,
+        warmup=True, log=None,
+    ):  # fmt: skip
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.resolve().name
         self.poll_seconds = poll_seconds
         self.extensions = dict(extensions or {})
-        self._current = None
+        self.version_policy = version_policy or VersionPolicy()
+        self.version_labels = dict(version_labels or {})
+        self.warmup = warmup
+        self.log = log or _print
+        # Replaced, never changed in place, so request threads read it without the lock.
+        self._served = {}
+        self.states = {}  # version → TF Serving's state name (LOADING, AVAILABLE, END), for the metrics
+        self.load_attempts = {"success": 0, "error": 0}
         self._failed = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -101,31 +150,102 @@ class ModelRegistry:
                 f"{self.model_dir}: no numeric version folder (e.g. {self.model_dir}/1/saved_model.pb); "
                 "export one with `p2c export`."
             )
+        # Labels checked before loading anything (a wrong label fails fast), and again after (a load can fail).
+        self._check_labels(self.version_policy.select(self._on_disk()))
         self.refresh()
+        if not self._served:
+            raise FileNotFoundError(
+                f"{self.model_dir}: no version folder matches the version policy ({self.version_policy.describe()}); "
+                f"on disk: {list_versions(self.model_dir)}"
+            )
+        self._check_labels(sorted(self._served))
+
+    def _check_labels(self, served):
+        unserved = {label: v for label, v in self.version_labels.items() if v not in served}
+        if unserved:
+            raise ValueError(
+                f"model {self.name!r}: version labels {unserved} name versions that are not served "
+                f"(served: {served}, version policy: {self.version_policy.describe()})"
+            )
+
+    def _on_disk(self):
+        """The complete version folders (a saved_model.pb inside) not known to fail, ascending."""
+        return [
+            v
+            for v in list_versions(self.model_dir)
+            if v not in self._failed and (self.model_dir / str(v) / "saved_model.pb").is_file()
+        ]
+
+    @classmethod
+    def from_config(cls, entry, **options):
+        """The registry for one `config_files.ModelEntry` of a model config file."""
+        return cls(
+            entry.base_path, name=entry.name, version_policy=entry.version_policy, version_labels=entry.version_labels,
+            **options,
+        )  # fmt: skip
+
+    def _load(self, version):
+        served = ServedVersion(self.model_dir / str(version), version, self.extensions, model_name=self.name)
+        if self.warmup:
+            served.warmup = warm_up(served)
+            for note in served.warmup.skipped:
+                self.log(f"p2c serve: {self.name} version {version}: synthetic warm-up request skipped: {note}")
+        return served
 
     def refresh(self):
-        """Loads the newest version if it is newer than the served one; returns the served version number."""
+        """Loads the versions the policy selects that are not served yet, drops those it no longer selects.
+
+        Returns the newest served version number. A version that fails to load is reported once (raised
+        here, after the others are swapped in) and not tried again.
+        """
         with self._lock:  # one loader at a time; readers never take this lock
-            versions = [
-                v
-                for v in list_versions(self.model_dir)
-                if v not in self._failed and (self.model_dir / str(v) / "saved_model.pb").is_file()
-            ]
-            newest = max(versions, default=None)
-            if newest is not None and (self._current is None or newest > self._current.version):
-                try:
-                    self._current = ServedVersion(self.model_dir / str(newest), newest, self.extensions)
-                except Exception:
-                    self._failed.add(newest)  # report a broken version once, not on every poll
-                    raise
-            return None if self._current is None else self._current.version
+            on_disk = self._on_disk()
+            served, errors = dict(self._served), []
+            # Load first, unload after, and choose again without the versions that failed (TF Serving's
+            # availability-preserving policy): a broken new export must not cost a served version.
+            while True:
+                wanted = self.version_policy.select([v for v in on_disk if v not in self._failed])
+                missing = [v for v in wanted if v not in served]
+                if not missing:
+                    break
+                for version in missing:
+                    self.states[version] = "LOADING"
+                    try:
+                        served[version] = self._load(version)
+                    except Exception as error:  # reported below with the folder's name; the others still load
+                        self._failed.add(version)
+                        self.states[version] = "END"
+                        self.load_attempts["error"] += 1
+                        errors.append(f"{self.model_dir / str(version)}: {type(error).__name__}: {error}")
+                    else:
+                        self.states[version] = "AVAILABLE"
+                        self.load_attempts["success"] += 1
+            for version in [v for v in served if v not in wanted]:
+                del served[version]
+                self.states[version] = "END"
+            self._served = served
+            if errors:
+                raise ModelLoadError("could not load " + "; ".join(errors))
+            return max(served, default=None)
+
+    def served(self):
+        """The served `ServedVersion`s, newest first."""
+        served = self._served
+        return [served[v] for v in sorted(served, reverse=True)]
 
     def get(self, version=None, label=None):
-        """The served version for a request; 404 for another model version or any label."""
-        current = self._current
+        """The served version for a request (the newest without `version` or `label`); 404 for others."""
+        served = self._served
         if label is not None:
-            raise NotFoundError(f"Unrecognized servable version label: {label}")
-        if version is not None and str(version) != str(current.version):
+            if label not in self.version_labels:
+                raise NotFoundError(f"Unrecognized servable version label: {label}")
+            version = self.version_labels[label]
+        if version is None:
+            if not served:
+                raise NotFoundError(f"Servable not found for request: Latest({self.name})")
+            return served[max(served)]
+        current = served.get(int(version))
+        if current is None:
             raise NotFoundError(f"Servable not found for request: Specific({self.name}, {version})")
         return current
 
@@ -135,7 +255,7 @@ class ModelRegistry:
                 try:
                     self.refresh()
                 except Exception as error:  # a broken export must not stop the server; log and retry
-                    print(f"p2c serve: could not load a new version from {self.model_dir}: {error}", flush=True)
+                    self.log(f"p2c serve: could not load a new version from {self.model_dir}: {error}")
 
         self._thread = threading.Thread(target=poll, name=f"poll-{self.name}", daemon=True)
         self._thread.start()

@@ -2,22 +2,33 @@
 
 Routes (as TF Serving's):
 
-* `GET  /v1/models/<name>[/versions/<v>]` → model version status;
-* `GET  /v1/models/<name>[/versions/<v>]/metadata` → signature defs;
-* `POST /v1/models/<name>[/versions/<v>|/labels/<l>]:predict` → predictions.
+* `GET  /v1/models/<name>[/versions/<v>|/labels/<l>]` → model version status;
+* `GET  /v1/models/<name>[/versions/<v>|/labels/<l>]/metadata` → signature defs;
+* `POST /v1/models/<name>[/versions/<v>|/labels/<l>]:predict` → predictions;
+* `GET  /monitoring/prometheus/metrics` → Prometheus metrics (`metrics.py`).
 
-Every error is `{"error": "..."}`: 400 for bad input, 404 for an unknown model,
-version, label or signature, 413 for a body over the size limit. Model calls run
-in Starlette's thread pool; a SavedModel call releases the GIL, so concurrent
-requests overlap.
+Every error is `{"error": "..."}`: 400 for bad input, 404 for an unknown model, version, label or
+signature, 413 for a body over the size limit, 503 when the batch queue is full. Model calls run in
+Starlette's thread pool (a SavedModel call releases the GIL, so concurrent requests overlap), or, with
+batching, are grouped by `batching.Batcher`. On SIGTERM the server stops accepting connections, lets
+the requests in flight finish (at most `graceful_shutdown_seconds`), then exits with status 0.
 """
 
+import contextlib
 import json
 import re
+import signal
+import threading
+import time
 
+from keras_p2c.images.io import DEFAULT_MAX_PIXELS, header_size
+from keras_p2c.serving.batching import Batcher
 from keras_p2c.serving.codec import NotFoundError, RequestError, decode_request, encode_response
+from keras_p2c.serving.metrics import METRICS_PATH, ServingMetrics
+from keras_p2c.serving.registry import client_input_errors
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+DEFAULT_GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 class PayloadTooLarge(RequestError):
@@ -57,12 +68,13 @@ def parse_model_path(path, method):
     raise NotFoundError(f"Malformed request: {method} /v1/models/{path}")
 
 
-def _status_body(served):
-    return {
-        "model_version_status": [
-            {"version": str(served.version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-        ]
-    }
+def _version_status(served):
+    return {"version": str(served.version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+
+
+def _status_body(registry, version, label):
+    served = registry.served() if version is None and label is None else [registry.get(version, label)]
+    return {"model_version_status": [_version_status(s) for s in served]}
 
 
 def _metadata_body(registry, served):
@@ -72,39 +84,46 @@ def _metadata_body(registry, served):
     }
 
 
-def _predict(served, body):
-    """Runs in a worker thread: JSON body → JSON response body."""
-    import tensorflow as tf
-
+def _signature_name(body):
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     signature_name = body.get("signature_name") or "serving_default"
     if not isinstance(signature_name, str):
         raise RequestError("'signature_name' must be a string")
+    return signature_name
+
+
+def _check_image_sizes(arrays, max_pixels):
+    """Refuses string inputs whose image header claims more than `max_pixels` pixels, before any decoding.
+
+    The SavedModel decodes images in its graph without a limit: a 290 KB PNG of 10 000 × 10 000 zeros
+    took 1.5 GB to decode and resize there, and a larger one would take the server down.
+    """
+    for name, array in arrays.items():
+        if array.dtype != object:
+            continue
+        for index, value in enumerate(array.reshape(-1)):
+            size = header_size(bytes(value)) if isinstance(value, bytes) else None
+            if size is not None and size[0] * size[1] > max_pixels:
+                raise RequestError(
+                    f"input {name!r}, value {index}: the image is {size[0]}x{size[1]} pixels, over the limit of "
+                    f"{max_pixels:,} pixels (p2c serve --max-pixels)"
+                )
+
+
+def _predict(served, signature_name, body, run, max_pixels):
+    """Runs in a worker thread: JSON body → JSON response body."""
+    import tensorflow as tf
+
     arrays, row_format = decode_request(body, served.input_specs(signature_name))
+    _check_image_sizes(arrays, max_pixels)
     try:
-        outputs = served.predict(signature_name, arrays)
-    except _client_input_errors(tf) as error:
+        outputs = run(served, signature_name, arrays)
+    except client_input_errors() as error:
         # e.g. bytes that are not an image, or a truncated one: the client's input, not a server fault.
         text = _op_error_text(error.message) if isinstance(error, tf.errors.OpError) else str(error)
         raise RequestError(f"invalid input for signature {signature_name!r}: {text}") from None
     return encode_response(outputs, row_format)
-
-
-def _client_input_errors(tf):
-    """Errors a signature raises because of what the client sent (TF Serving answers these with 400).
-
-    ValueError/TypeError come from the signature's argument checks (dtype or shape
-    the codec let through); the op errors from decoding and validating the data.
-    """
-    return (
-        tf.errors.InvalidArgumentError,
-        tf.errors.OutOfRangeError,
-        tf.errors.FailedPreconditionError,
-        tf.errors.DataLossError,
-        ValueError,
-        TypeError,
-    )
 
 
 def _op_error_text(message):
@@ -129,22 +148,48 @@ async def _read_body(request, max_bytes):
     return b"".join(chunks)
 
 
-def create_app(registries, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
+def create_app(registries, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, batching=None, max_pixels=DEFAULT_MAX_PIXELS):
     """The ASGI app serving `registries` (a `ModelRegistry` or a list of them).
 
     Args:
         registries: the models to serve, each under its `name`.
         max_request_bytes: larger request bodies are refused with 413.
+        batching: a `config_files.BatchingParameters` to batch concurrent requests, or None.
+        max_pixels: string inputs whose image header claims more pixels are refused with 400.
+
+    `app.state.metrics` is the app's `metrics.ServingMetrics`, `app.state.batcher` its batcher (or None).
     """
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
     if not isinstance(registries, (list, tuple)):
         registries = [registries]
     models = {registry.name: registry for registry in registries}
-    app = FastAPI(title="keras-p2c serving (TF Serving REST API)", docs_url=None, redoc_url=None, openapi_url=None)
+    metrics = ServingMetrics(registries)
+    batcher = Batcher(batching, on_batch=metrics.observe_batch) if batching is not None else None
+
+    def run_direct(served, signature_name, arrays):
+        return served.predict(signature_name, arrays)
+
+    def run_batched(served, signature_name, arrays):
+        if signature_name in served.extensions:  # computed by the server around the model; not batched
+            return served.predict(signature_name, arrays)
+        return batcher.predict(served, signature_name, arrays)
+
+    run = run_direct if batcher is None else run_batched
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        if batcher is not None:  # after uvicorn has drained the connections: nothing is queued any more
+            await run_in_threadpool(batcher.stop)
+
+    app = FastAPI(
+        title="keras-p2c serving (TF Serving REST API)", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.metrics, app.state.batcher = metrics, batcher
 
     def error(status, message):
         return JSONResponse({"error": message}, status_code=status)
@@ -161,38 +206,86 @@ def create_app(registries, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
     async def internal_error(request, exc):
         return error(500, f"internal error: {type(exc).__name__}: {exc}")
 
+    @app.get(METRICS_PATH)
+    async def prometheus_metrics():
+        content, media_type = metrics.exposition()
+        return Response(content, media_type=media_type)
+
+    async def predict(name, version, label, request):
+        registry = models.get(name)
+        # Label values only from served names: a hostile URL must not add series.
+        labels, status, start = [registry.name if registry else "", "", ""], 500, time.perf_counter()
+        in_flight = metrics.in_flight.labels(labels[0])
+        in_flight.inc()
+        try:
+            if registry is None:
+                raise NotFoundError(f"Servable not found for request: Latest({name})")
+            served = registry.get(version, label)
+            labels[1] = str(served.version)
+            raw = await _read_body(request, max_request_bytes)
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError) as parse_error:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+                raise RequestError(f"JSON Parse error: {parse_error}") from None
+            signature_name = _signature_name(body)
+            if signature_name in served.signature_defs:
+                labels[2] = signature_name
+            response = await run_in_threadpool(_predict, served, signature_name, body, run, max_pixels)
+            status = 200
+            return JSONResponse(response)
+        except RequestError as request_error:
+            status = request_error.status
+            raise
+        finally:
+            in_flight.dec()
+            metrics.observe_request(*labels, status, time.perf_counter() - start)
+
     @app.api_route("/v1/models/{path:path}", methods=["GET", "POST"])
     async def models_route(path: str, request: Request):
         name, version, label, action = parse_model_path(path, request.method)
+        if action == "predict":
+            return await predict(name, version, label, request)
         registry = models.get(name)
         if registry is None:
             raise NotFoundError(f"Servable not found for request: Latest({name})")
         if action == "status":
-            return _status_body(registry.get(version, label))
-        if action == "metadata":
-            return _metadata_body(registry, registry.get(version, label))
-        served = registry.get(version, label)
-        raw = await _read_body(request, max_request_bytes)
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError) as parse_error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise RequestError(f"JSON Parse error: {parse_error}") from None
-        return JSONResponse(await run_in_threadpool(_predict, served, body))
+            return _status_body(registry, version, label)
+        return _metadata_body(registry, registry.get(version, label))
 
     return app
 
 
-def serve(registries, host="127.0.0.1", port=8501, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, log_level="info"):
-    """Runs the server until interrupted, polling for new versions meanwhile."""
+def serve(
+    registries, host="127.0.0.1", port=8501, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, log_level="info",
+    batching=None, max_pixels=DEFAULT_MAX_PIXELS, graceful_shutdown_seconds=DEFAULT_GRACEFUL_SHUTDOWN_SECONDS,
+):  # fmt: skip
+    """Runs the server until SIGTERM or SIGINT, polling for new versions meanwhile; returns that signal's number.
+
+    On the signal, uvicorn stops accepting connections and waits up to `graceful_shutdown_seconds` for the
+    requests in flight; then the batcher runs what is queued and the polling stops.
+    """
     import uvicorn
 
     if not isinstance(registries, (list, tuple)):
         registries = [registries]
-    app = create_app(registries, max_request_bytes=max_request_bytes)
+    app = create_app(registries, max_request_bytes=max_request_bytes, batching=batching, max_pixels=max_pixels)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=graceful_shutdown_seconds
+    )
+    server = uvicorn.Server(config)
+    received = []
+    # uvicorn re-raises the signal it stopped on after its clean shutdown; under the default SIGTERM action
+    # that kills the process (status -15) after all. With handlers of ours the re-raise just records it.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda number, frame: received.append(number)) for sig in (signal.SIGTERM, signal.SIGINT)}
     for registry in registries:
         registry.start_polling()
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        server.run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for registry in registries:
             registry.stop_polling()
+    return received[0] if received else None
