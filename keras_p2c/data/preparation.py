@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from keras_p2c.atomic import write_bytes_atomic
 from keras_p2c.faces.composite import resize_to_generator
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE, DEFAULT_MIN_CONFIDENCE
+from keras_p2c.faces.landmarks import check_landmarks, get_dlib68
 from keras_p2c.faces.prepare import FACE_POLICIES, prepare_face, select_faces
 from keras_p2c.faces.quality import MAX_OUTSIDE, MIN_CROP, face_quality
 from keras_p2c.faces.segment import get_segmenter
@@ -74,6 +75,7 @@ class PrepOptions:
         max_pixels: refuse larger images (`None`: no limit).
         detect_size: MTCNN runs on a copy at most this many pixels on its longer side.
         min_confidence: MTCNN score threshold.
+        landmarks: `"mtcnn5"` (MTCNN) or `"dlib68"` (dlib's 68 landmarks: the reference's exact crop).
     """
 
     output_root: str
@@ -90,8 +92,10 @@ class PrepOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     detect_size: int = DEFAULT_MAX_SIDE
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    landmarks: str = "mtcnn5"
 
     def __post_init__(self):
+        check_landmarks(self.landmarks)
         if not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"`test_fraction` must be in [0, 1). Received: test_fraction={self.test_fraction}")
         if self.faces not in FACE_POLICIES:
@@ -168,7 +172,12 @@ def process_photo(path, key, options):
     try:
         rgb = read_image(path, max_pixels=options.max_pixels)
         faces, _ = select_faces(
-            rgb, options.faces, min_confidence=options.min_confidence, max_side=options.detect_size, name=str(path)
+            rgb,
+            options.faces,
+            min_confidence=options.min_confidence,
+            max_side=options.detect_size,
+            name=str(path),
+            landmarks=options.landmarks,
         )
     except ValueError as error:  # ImageReadError / ImageTooLargeError, NoFaceError, SeveralFacesError
         return skip(error)
@@ -332,6 +341,7 @@ def prepare_dataset(inputs, options, workers=1, retry_skipped=False, progress=Tr
 
     Raises:
         MaskModelError: `options.mask` is set but the segmentation model is missing.
+        LandmarksUnavailableError: `options.landmarks` is `"dlib68"` but the `[landmarks]` extra is missing.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers` must be a positive integer. Received: workers={workers!r}")
@@ -340,6 +350,8 @@ def prepare_dataset(inputs, options, workers=1, retry_skipped=False, progress=Tr
     root.mkdir(parents=True, exist_ok=True)
     if options.mask:
         _segmenter(options)  # fail before any work when the model is missing
+    if options.landmarks == "dlib68":
+        get_dlib68()  # the same for dlib, rather than one failure per photo
     files, rejected = expand_inputs(inputs)
     # Never read our own outputs back as inputs (an output folder inside the input folder).
     files = [item for item in files if root.resolve() not in item.path.resolve().parents]

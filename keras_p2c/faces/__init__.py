@@ -13,13 +13,21 @@ Typical use::
 
 Names are loaded on first use (PEP 562), so importing the package is cheap and
 `python -m keras_p2c.faces.mask_model` runs without its module being imported twice; TensorFlow (for
-MTCNN) and the TF Lite interpreter load only when a face is detected or a mask computed.
+MTCNN) and the TF Lite interpreter load only when a face is detected or a mask computed, dlib (the
+optional `landmarks="dlib68"`) only when it is asked for.
 """
 
 from keras_p2c.lazy import lazy_exports
 
 _EXPORTS = {
-    "keras_p2c.faces.align": ["Rotation", "align_image", "level_eyes", "rotate_image", "transform_points"],
+    "keras_p2c.faces.align": [
+        "Rotation",
+        "align_image",
+        "level_eye_corners",
+        "level_eyes",
+        "rotate_image",
+        "transform_points",
+    ],
     "keras_p2c.faces.composite": [
         "cartoon_to_float",
         "composite_cartoon",
@@ -32,10 +40,17 @@ _EXPORTS = {
         "crop_image",
         "face_crop_box",
         "landmark_box",
+        "landmarks_crop_box",
         "reference_crop_box",
         "warp_crop",
     ],
     "keras_p2c.faces.detect": ["KEYPOINT_NAMES", "Face", "NoFaceError", "detect_faces", "get_detector"],
+    "keras_p2c.faces.landmarks": [
+        "LANDMARK_MODELS",
+        "LandmarksUnavailableError",
+        "detect_faces_dlib68",
+        "get_dlib68",
+    ],
     "keras_p2c.faces.mask_model": ["MaskModelError", "default_model_path", "fetch_mask_model"],
     "keras_p2c.faces.prepare": [
         "FACE_POLICIES",

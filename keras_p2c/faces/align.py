@@ -6,7 +6,8 @@ centre by the angle of the eye line, onto a canvas grown to hold every rotated p
 `(new_w // 2 - w // 2, new_h // 2 - h // 2)` so the content stays centred. The 2x3 matrix equals
 OpenCV's `getRotationMatrix2D(centre, degrees(angle), 1)` plus that shift; the image is resampled
 bilinearly with a white border, and the landmarks go through the same matrix. The reference takes the
-angle from the outer eye corners (68-point landmarks 36 and 45); with MTCNN we use the eye centres.
+angle from the outer eye corners (68-point landmarks 36 and 45, `level_eye_corners`); with MTCNN we use
+the eye centres (`level_eyes`).
 The matrix is kept: `composite.paste_back` inverts it to put a cartoon face back into the photo.
 """
 
@@ -17,6 +18,9 @@ import cv2
 import numpy as np
 
 WHITE = (255, 255, 255)
+
+# The outer eye corners of the 68-point (iBUG) scheme, image-left first: the reference's eye line.
+OUTER_EYE_CORNERS = (36, 45)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -97,6 +101,17 @@ def level_eyes(keypoints, image_shape):
     if mouth_y < eyes_y:
         rotation = rotation_for(image_shape, angle - math.pi if angle > 0 else angle + math.pi)
     return rotation
+
+
+def level_eye_corners(landmarks, image_shape):
+    """The reference's own `Rotation` from 68 landmarks: the line through the outer eye corners made level.
+
+    Unlike `level_eyes` there is no half-turn for an upside-down face: the reference has none, and
+    dlib's frontal detector finds upright faces only.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float64).reshape(68, 2)
+    left, right = OUTER_EYE_CORNERS
+    return rotation_for(image_shape, eye_angle(landmarks[left], landmarks[right]))
 
 
 def _eye_and_mouth_y(keypoints):

@@ -34,6 +34,9 @@ Check on `skimage.data.astronaut()` against the reference's procedure on dlib's 
 `tests/faces/test_crop.py`): crop centres 1.6 px and 2.0 px apart and sides of 186 vs 189 px; with
 `u = d` alone the side was 170 px (chin cut short by the smile).
 
+With dlib's 68 points (`landmarks="dlib68"`, `keras_p2c.faces.landmarks`) there is nothing to
+estimate: `landmarks_crop_box` applies the same margins to the points' own box, as the reference does.
+
 All boxes are `CropBox(top, bottom, left, right)` with inclusive integer bounds in the coordinates of
 the eye-levelled image (`align.rotate_image`); `crop_to_image_matrix` maps crop pixels back to the
 original photo.
@@ -71,15 +74,11 @@ class CropBox(NamedTuple):
         return self.bottom - self.top + 1
 
 
-def landmark_box(keypoints):
-    """Estimate the 68-point landmark box `(top, bottom, left, right)` from five aligned keypoints.
+def face_frame(keypoints):
+    """Where a face is and how large, from five aligned keypoints: `(centre_x, eyes_y, unit)`.
 
-    Args:
-        keypoints: `(5, 2)` MTCNN keypoints (left eye, right eye, nose, mouth left, mouth right) in
-            the eye-levelled image.
-
-    Returns:
-        Four floats: top, bottom, left, right.
+    `centre_x` is halfway between the eye and mouth midpoints, `eyes_y` the height of the eye
+    midpoint and `unit` the mean of the eye-to-mouth height and 1.091 x the eye distance (see above).
 
     Raises:
         ValueError: the mouth is not below the eyes (the points do not describe an upright face).
@@ -95,10 +94,26 @@ def landmark_box(keypoints):
         )
     eye_distance = float(np.hypot(*(keypoints[1] - keypoints[0])))
     unit = (eye_to_mouth + MOUTH_PER_EYE_DISTANCE * eye_distance) / 2.0
-    centre_x = (eyes[0] + mouth[0]) / 2.0
+    return (eyes[0] + mouth[0]) / 2.0, eyes[1], unit
+
+
+def landmark_box(keypoints):
+    """Estimate the 68-point landmark box `(top, bottom, left, right)` from five aligned keypoints.
+
+    Args:
+        keypoints: `(5, 2)` MTCNN keypoints (left eye, right eye, nose, mouth left, mouth right) in
+            the eye-levelled image.
+
+    Returns:
+        Four floats: top, bottom, left, right.
+
+    Raises:
+        ValueError: the mouth is not below the eyes (the points do not describe an upright face).
+    """
+    centre_x, eyes_y, unit = face_frame(keypoints)
     return (
-        eyes[1] - BROWS_ABOVE_EYES * unit,
-        eyes[1] + CHIN_BELOW_EYES * unit,
+        eyes_y - BROWS_ABOVE_EYES * unit,
+        eyes_y + CHIN_BELOW_EYES * unit,
         centre_x - JAW_WIDTH / 2.0 * unit,
         centre_x + JAW_WIDTH / 2.0 * unit,
     )
@@ -131,6 +146,13 @@ def reference_crop_box(top, bottom, left, right):
 def face_crop_box(aligned_keypoints):
     """The square crop box (aligned-image coordinates) for a face, from its five aligned keypoints."""
     return reference_crop_box(*landmark_box(aligned_keypoints))
+
+
+def landmarks_crop_box(aligned_landmarks):
+    """The reference's crop box itself, from all 68 landmarks in the eye-levelled image (no estimate)."""
+    points = np.asarray(aligned_landmarks, dtype=np.float64).reshape(-1, 2)
+    (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
+    return reference_crop_box(top, bottom, left, right)
 
 
 def crop_image(image, box):

@@ -34,13 +34,18 @@ class Face:
 
     Attributes:
         box: `(4,)` array `x1, y1, x2, y2` of MTCNN's box.
-        keypoints: `(5, 2)` array of `(x, y)` in `KEYPOINT_NAMES` order.
+        keypoints: `(5, 2)` array of `(x, y)` in `KEYPOINT_NAMES` order (derived from `landmarks`
+            when those are present).
         confidence: MTCNN's final-stage score in [0, 1].
+        landmarks: `(68, 2)` iBUG landmarks for a face from `landmarks.detect_faces_dlib68`, else
+            `None`; when present, the crop is the reference's own, from these points. (With its
+            `detector="hog"`, `box` and `confidence` are dlib's HOG box and SVM score instead.)
     """
 
     box: np.ndarray
     keypoints: np.ndarray
     confidence: float
+    landmarks: np.ndarray = None
 
     @property
     def area(self):
@@ -52,11 +57,14 @@ class Face:
 
     def to_dict(self):
         """JSON-friendly form (for reports)."""
-        return {
+        record = {
             "box": [round(float(v), 2) for v in self.box],
             "keypoints": {n: [round(float(v), 2) for v in p] for n, p in zip(KEYPOINT_NAMES, self.keypoints)},
             "confidence": round(float(self.confidence), 5),
         }
+        if self.landmarks is not None:
+            record["landmarks68"] = [[round(float(v), 2) for v in p] for p in self.landmarks]
+        return record
 
 
 class _TensorFlowOutputs:
@@ -90,7 +98,8 @@ def get_detector():
     return detector
 
 
-def _check_rgb(rgb):
+def check_rgb(rgb):
+    """`rgb` as an array, or a ValueError saying what a detector needs instead."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
         raise ValueError(
@@ -98,6 +107,32 @@ def _check_rgb(rgb):
             f"Received: shape={rgb.shape}, dtype={rgb.dtype}"
         )
     return rgb
+
+
+def detection_copy(rgb, max_side):
+    """The copy a detector runs on: `rgb` shrunk so its longer side is at most `max_side` pixels.
+
+    Args:
+        rgb: `(H, W, ...)` image.
+        max_side: at least 32, or `None` for the image itself.
+
+    Returns:
+        `(copy, factors)`: the copy (area interpolation) and its `(x, y)` scale factors (ones when unchanged).
+    """
+    if max_side is not None and max_side < 32:
+        raise ValueError(f"`max_side` must be at least 32 pixels, or None. Received: max_side={max_side}")
+    height, width = rgb.shape[:2]
+    if max_side is None or max(height, width) <= max_side:
+        return rgb, np.ones(2)
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # The exact per-axis factors of the resize, so points map back to the right pixels.
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), np.array([size[0] / width, size[1] / height])
+
+
+def to_photo(points, factors):
+    """`(N, 2)` points of a `detection_copy` in photo pixels (pixel centres: x_copy + 0.5 = (x + 0.5) * factor)."""
+    return (np.asarray(points, dtype=np.float64) + 0.5) / factors - 0.5
 
 
 def detect_faces(
@@ -120,21 +155,10 @@ def detect_faces(
     Returns:
         List of `Face`, sorted by box area, largest first (empty if none).
     """
-    rgb = _check_rgb(rgb)
+    rgb = check_rgb(rgb)
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"`min_confidence` must be in [0, 1]. Received: min_confidence={min_confidence}")
-    if max_side is not None and max_side < 32:
-        raise ValueError(f"`max_side` must be at least 32 pixels, or None. Received: max_side={max_side}")
-    height, width = rgb.shape[:2]
-    small = rgb
-    if max_side is not None and max(height, width) > max_side:
-        scale = max_side / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        # The exact per-axis factors of the resize, so points map back to the right pixels.
-        factors = np.array([size[0] / width, size[1] / height])
-    else:
-        factors = np.ones(2)
+    small, factors = detection_copy(rgb, max_side)
     if min(small.shape[:2]) < 12:  # below MTCNN's smallest pyramid level: nothing can be found
         return []
     with _lock:  # one MTCNN instance shared by threads
@@ -147,10 +171,9 @@ def detect_faces(
         confidence = float(row[5])
         if confidence < min_confidence:
             continue
-        # Pixel-centre mapping of the resize: x_small + 0.5 = (x + 0.5) * factor.
-        box = (row[1:5].reshape(2, 2) + 0.5) / factors - 0.5
+        box = to_photo(row[1:5].reshape(2, 2), factors)
         # The numpy rows hold the five x coordinates, then the five y coordinates.
-        keypoints = (np.stack([row[6:11], row[11:16]], axis=1) + 0.5) / factors - 0.5
+        keypoints = to_photo(np.stack([row[6:11], row[11:16]], axis=1), factors)
         faces.append(Face(box=box.reshape(4), keypoints=keypoints, confidence=confidence))
     faces.sort(key=lambda face: face.area, reverse=True)
     return faces

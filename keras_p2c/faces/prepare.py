@@ -2,8 +2,10 @@
 
 This is the entry point the predictor, dataset preparation and the server's full-photo signature use:
 `select_faces` is the one place that decides which detected faces are prepared and what is said when a
-photo has none (or, for `faces="single"`, several). For each face it keeps everything
-needed to put the cartoon back: the crop box (eye-levelled coordinates) and the rotation matrix.
+photo has none (or, for `faces="single"`, several), and which detector finds them: MTCNN's five points
+(`landmarks="mtcnn5"`, the default) or dlib's 68 (`"dlib68"`, the reference's exact crop; see
+`landmarks`). For each face it keeps everything needed to put the cartoon back: the crop box
+(eye-levelled coordinates) and the rotation matrix.
 The crop is resampled straight from the photo through the combined rotation + crop transform
 (`crop.warp_crop`), which matches the reference's rotate-the-whole-image-then-cut but costs only
 the crop's pixels.
@@ -14,8 +16,8 @@ import dataclasses
 import numpy as np
 
 from keras_p2c.faces import composite
-from keras_p2c.faces.align import level_eyes, transform_points
-from keras_p2c.faces.crop import CropBox, face_crop_box, warp_crop
+from keras_p2c.faces.align import level_eye_corners, level_eyes, transform_points
+from keras_p2c.faces.crop import CropBox, face_crop_box, landmarks_crop_box, warp_crop
 from keras_p2c.faces.detect import (
     DEFAULT_MAX_SIDE,
     DEFAULT_MIN_CONFIDENCE,
@@ -24,6 +26,7 @@ from keras_p2c.faces.detect import (
     NoFaceError,
     detect_faces,
 )
+from keras_p2c.faces.landmarks import check_landmarks, detect_faces_dlib68
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -72,7 +75,8 @@ def prepare_face(rgb, face, segmenter=None, size=composite.GENERATOR_SIZE):
 
     Args:
         rgb: `(H, W, 3)` uint8 photo.
-        face: a `Face` from `detect_faces(rgb)`.
+        face: a `Face` from `detect_faces(rgb)` or, with its 68 `landmarks`, `detect_faces_dlib68(rgb)`:
+            then the rotation and crop are the reference's own, from the 68 points.
         segmenter: a callable crop -> mask (e.g. `PortraitSegmenter()` / `get_segmenter()`), or
             `None` for no segmentation (all-ones mask: the whole square crop is used).
         size: generator input side.
@@ -80,9 +84,14 @@ def prepare_face(rgb, face, segmenter=None, size=composite.GENERATOR_SIZE):
     Returns:
         `PreparedFace`.
     """
-    rotation = level_eyes(face.keypoints, rgb.shape)
-    aligned_keypoints = transform_points(rotation.matrix, face.keypoints)
-    box = face_crop_box(aligned_keypoints)
+    if face.landmarks is None:
+        rotation = level_eyes(face.keypoints, rgb.shape)
+        aligned_keypoints = transform_points(rotation.matrix, face.keypoints)
+        box = face_crop_box(aligned_keypoints)
+    else:
+        rotation = level_eye_corners(face.landmarks, rgb.shape)
+        aligned_keypoints = transform_points(rotation.matrix, face.keypoints)
+        box = landmarks_crop_box(transform_points(rotation.matrix, face.landmarks))
     crop = warp_crop(rgb, rotation.matrix, box)
     crop_mask = None if segmenter is None else np.asarray(segmenter(crop), dtype=np.float32)
     face_small, mask_small = composite.resize_to_generator(crop, crop_mask, size)
@@ -112,6 +121,7 @@ def select_faces(
     max_side=DEFAULT_MAX_SIDE,
     min_face_size=DEFAULT_MIN_FACE_SIZE,
     name=None,
+    landmarks="mtcnn5",
 ):
     """Detect the faces of a photo and choose those to prepare.
 
@@ -121,6 +131,9 @@ def select_faces(
             (every face, largest first) or `"single"` (the face of a photo that holds exactly one).
         min_confidence, max_side, min_face_size: passed to `detect_faces`.
         name: how to call the photo in error messages (e.g. its file name).
+        landmarks: `"mtcnn5"` (MTCNN's five points) or `"dlib68"` (the same faces with dlib's 68
+            points, ranked by their landmark box; `LandmarksUnavailableError` without the
+            `[landmarks]` extra).
 
     Returns:
         `(chosen, found)`: the chosen `Face`s, largest first, and how many faces were detected.
@@ -131,7 +144,8 @@ def select_faces(
     """
     if faces not in FACE_POLICIES:
         raise ValueError(f"`faces` must be one of {FACE_POLICIES}. Received: faces={faces!r}")
-    found = detect_faces(rgb, min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
+    detect = detect_faces_dlib68 if check_landmarks(landmarks) == "dlib68" else detect_faces
+    found = detect(rgb, min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
     where = f"{name}: " if name else ""
     if not found:
         scale = f", detection on a copy at most {max_side} px on its longer side" if max_side else ""
@@ -153,6 +167,7 @@ def prepare_faces(
     max_side=DEFAULT_MAX_SIDE,
     min_face_size=DEFAULT_MIN_FACE_SIZE,
     name=None,
+    landmarks="mtcnn5",
 ):
     """Detect and prepare the largest face (or all faces) of a photo.
 
@@ -160,7 +175,7 @@ def prepare_faces(
         rgb: `(H, W, 3)` uint8 photo (`keras_p2c.images.read_image`).
         all_faces: prepare every face found, largest first; otherwise only the largest.
         segmenter: see `prepare_face`.
-        min_confidence, max_side, min_face_size, name: see `select_faces`.
+        min_confidence, max_side, min_face_size, name, landmarks: see `select_faces`.
 
     Returns:
         List of `PreparedFace` (one unless `all_faces`); stack their `input_256` for a batch.
@@ -175,6 +190,7 @@ def prepare_faces(
         max_side=max_side,
         min_face_size=min_face_size,
         name=name,
+        landmarks=landmarks,
     )
     return [prepare_face(rgb, face, segmenter) for face in chosen]
 

@@ -5,9 +5,9 @@
     predictor = Photo2Cartoon(output_path="out")   # downloads and converts the release once
     cartoon = predictor.run("photo.jpg")           # (256, 256, 3) uint8; out/p2c_photo.png, out/p2c_cartoon.png
 
-The steps are those of the reference (`keras_p2c.faces`): detect (MTCNN), level the eyes, crop the
-reference's square, portrait mask, composite on white, generator, composite the cartoon on white with
-the same mask. On top of the reference: every face of a photo (`all_faces`), the cartoon warped back
+The steps are those of the reference (`keras_p2c.faces`): detect (MTCNN; dlib's 68 landmarks with
+`landmarks="dlib68"`), level the eyes, crop the reference's square, portrait mask, composite on white,
+generator, composite the cartoon on white with the same mask. On top of the reference: every face of a photo (`all_faces`), the cartoon warped back
 into the whole photo (`paste_back`), and batches: the faces of many photos are stacked and run
 through the generator `batch_size` at a time by Keras' compiled predict function (`tf.function` on
 TensorFlow, `jax.jit` on JAX), not op by op.
@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from keras_p2c.faces import detect
+from keras_p2c.faces.landmarks import check_landmarks, get_dlib68
 from keras_p2c.faces.prepare import prepare_face, select_faces
 from keras_p2c.faces.segment import resolve_segmenter
 from keras_p2c.images import DEFAULT_MAX_PIXELS, as_rgb, read_image, short_reason, write_image_atomic
@@ -67,6 +68,8 @@ class Photo2Cartoon:
         min_confidence: MTCNN score below which a detection is dropped.
         detect_size: detect on a copy at most this many pixels on its longer side (`None`: full size).
         min_face_size: smallest face MTCNN looks for, in pixels of that copy.
+        landmarks: `"mtcnn5"` (MTCNN's five points, the crop estimated from them) or `"dlib68"` (dlib's
+            HOG detector and 68 landmarks, the reference's exact crop; needs the `[landmarks]` extra).
         weights_url: download URL for `weights=None` (default: the release, or `$KERAS_P2C_WEIGHTS_URL`).
         progress: show the download progress bar.
 
@@ -92,9 +95,14 @@ class Photo2Cartoon:
         min_face_size=None,
         weights_url=None,
         progress=True,
+        landmarks="mtcnn5",
     ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        self.landmarks = check_landmarks(landmarks)
+        if self.landmarks == "dlib68":
+            # A missing extra fails here, in one line, rather than as the same skip reason on every photo.
+            get_dlib68()
         self.output_path = None if output_path is None else Path(output_path)
         self.all_faces = bool(all_faces)
         self.paste_back = bool(paste_back)
@@ -128,6 +136,7 @@ class Photo2Cartoon:
             max_side=self.detect_size,
             min_face_size=self.min_face_size,
             name=name,
+            landmarks=self.landmarks,
         )
         faces = [prepare_face(photo, face, self.segmenter) for face in chosen]
         return Cartoonization(name=name, photo=photo, faces=faces, faces_found=found)
