@@ -11,6 +11,8 @@ READERS = {"pt": read_torch_checkpoint, "pdparams": read_paddle_params}
 
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# torch < 0.4 saved a tar archive; the PyTorch reader explains how to re-save it.
+TAR_MAGIC_OFFSET, TAR_MAGIC = 257, b"ustar"
 
 
 def _keras_file_kind(path, head):
@@ -44,7 +46,7 @@ def detect_format(path):
     path = os.fspath(path)
     try:
         with open(path, "rb") as handle:
-            head = handle.read(HEADER_SIZE)
+            head = handle.read(TAR_MAGIC_OFFSET + len(TAR_MAGIC))
     except OSError as error:
         raise CheckpointError(path, f"cannot open the file ({error})") from error
     keras_kind = _keras_file_kind(path, head)
@@ -55,7 +57,7 @@ def detect_format(path):
             f"{path}`). p2c convert reads the official checkpoints: photo2cartoon_weights.pt (PyTorch, "
             "either container) and photo2cartoon_genA2B_weight.pdparams (PaddleGAN)",
         )
-    if sniff_container(head) is not None:
+    if sniff_container(head[:HEADER_SIZE]) is not None or head[TAR_MAGIC_OFFSET:] == TAR_MAGIC:
         return "pt"
     # Pickle protocols 2-5 start with PROTO and the protocol number.
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:

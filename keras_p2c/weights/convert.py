@@ -18,14 +18,14 @@ from keras_p2c.models.names import GENERATORS, NETWORKS
 from keras_p2c.weights.checkpoint import read_checkpoint
 from keras_p2c.weights.discriminator_table import discriminator_from_state_dict
 from keras_p2c.weights.generator_table import ORIGINAL_DEAD_KEYS, infer_generator_options, port_generator
-from keras_p2c.weights.porting import WeightConversionError, WeightPorter
+from keras_p2c.weights.porting import WeightConversionError, WeightPorter, build_network
 
 
 def generator_from_state_dict(state_dict, paddle=False, source_name="state dict", **options):
     """Builds a `Generator` shaped like `state_dict` and fills it (strictly)."""
     inferred = infer_generator_options(state_dict, paddle=paddle, source_name=source_name)
     inferred.update(options)
-    generator = Generator(**inferred)
+    generator = build_network(Generator, inferred, source_name, "ngf")
     generator.build((None, inferred["img_size"], inferred["img_size"], 3))
     porter = WeightPorter(state_dict, source_name, ignore=() if paddle else ORIGINAL_DEAD_KEYS)
     port_generator(porter, generator, paddle=paddle)
@@ -35,13 +35,23 @@ def generator_from_state_dict(state_dict, paddle=False, source_name="state dict"
 
 def _network_state_dict(contents, network, path):
     if not isinstance(contents, dict) or network not in contents:
-        found = sorted(contents)[:8] if isinstance(contents, dict) else type(contents).__name__
+        # Sorted by repr: the keys of a damaged or foreign file may mix types, which do not sort.
+        found = sorted(map(repr, contents))[:8] if isinstance(contents, dict) else type(contents).__name__
         raise WeightConversionError(
             f"{path}: expected the original Photo2Cartoon checkpoint, a dict with the networks "
             f"{', '.join(NETWORKS)}; found {found}. A single generator's state dict can be converted "
             "from a .pdparams file, or pass --network to pick a network."
         )
-    return contents[network]
+    state_dict = contents[network]
+    if not isinstance(state_dict, dict):
+        raise WeightConversionError(
+            f"{path}: {network!r} holds a {type(state_dict).__name__}, not a state dict (parameter names → tensors)."
+        )
+    names = [key for key in state_dict if not isinstance(key, str)]
+    if names:
+        listed = ", ".join(map(repr, names[:5]))
+        raise WeightConversionError(f"{path}: {network!r} has keys that are no parameter names: {listed}.")
+    return state_dict
 
 
 def load_official_network(path, network="genA2B", format=None):

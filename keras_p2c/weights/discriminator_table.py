@@ -12,6 +12,7 @@ from keras_p2c.models import Discriminator
 from keras_p2c.weights.porting import (
     WeightConversionError,
     WeightPorter,
+    build_network,
     conv_kernel,
     spectral_conv_v,
     torch_dense_kernel,
@@ -62,7 +63,7 @@ def infer_discriminator_options(state_dict, source_name="state dict"):
 def discriminator_from_state_dict(state_dict, source_name="state dict"):
     """Builds a `Discriminator` shaped like `state_dict` and fills it (strictly)."""
     options = infer_discriminator_options(state_dict, source_name)
-    discriminator = Discriminator(**options)
+    discriminator = build_network(Discriminator, options, source_name, "ndf")
     discriminator.build((None, None, None, 3))
     porter = WeightPorter(state_dict, source_name)
     port_discriminator(porter, discriminator)

@@ -177,6 +177,8 @@ def infer_generator_options(state_dict, paddle=False, source_name="state dict"):
         )
     stem = np.shape(state_dict[names.stem() + "weight"])
     ngf = int(stem[0])
+    if ngf < 1:  # the other options are read relative to it
+        raise WeightConversionError(f"{source_name}: {names.stem()}weight has shape {stem}: no channels.")
     n_blocks = 0
     while f"EncodeBlock{n_blocks + 1}.conv_block.1.weight" in state_dict:
         n_blocks += 1

@@ -66,7 +66,7 @@ def port_mobilefacenet(porter, model):
 
 def _strip_data_parallel_prefix(state_dict):
     keys = list(state_dict)
-    if keys and all(key.startswith(DATA_PARALLEL_PREFIX) for key in keys):
+    if keys and all(isinstance(key, str) and key.startswith(DATA_PARALLEL_PREFIX) for key in keys):
         return {key[len(DATA_PARALLEL_PREFIX) :]: value for key, value in state_dict.items()}
     return state_dict
 

@@ -15,6 +15,10 @@ class WeightConversionError(ValueError):
     """A checkpoint does not match the Keras model it is converted into."""
 
 
+# Problems listed one per line; a file of another network has hundreds (every key missing and unexpected).
+MAX_LISTED = 40
+
+
 # Layout hooks: source (PyTorch/Paddle, NCHW) array → Keras (NHWC) array.
 def conv_kernel(array):
     """OIHW → HWIO."""
@@ -43,6 +47,37 @@ def spectral_conv_v(kernel_shape_oihw):
 
 def identity(array):
     return array
+
+
+# Photo2Cartoon's networks are 32 channels wide at the stem (ngf, ndf). A width read off a file far above
+# that is a damaged or hostile shape (a stride-0 tensor declares any width in a few bytes), and building it
+# would allocate what the file never held (the bottleneck convs grow with the width squared).
+MAX_WIDTH = 256
+
+
+def build_network(network_class, options, source_name, width_key):
+    """`network_class(**options)` for options read off a checkpoint, or a `WeightConversionError` naming it.
+
+    Args:
+        network_class: `Generator`, `Discriminator`, ...
+        options: the constructor arguments inferred from the tensors' shapes.
+        source_name: the checkpoint (file and network), for the message.
+        width_key: which option is the stem width (`"ngf"`, `"ndf"`), bounded by `MAX_WIDTH`.
+    """
+    width = options[width_key]
+    if width > MAX_WIDTH:
+        raise WeightConversionError(
+            f"{source_name}: its tensor shapes give a {network_class.__name__} with {width_key}={width} "
+            f"(Photo2Cartoon's is 32); wider than {MAX_WIDTH} is refused rather than built, so the file is damaged "
+            "or holds no such network."
+        )
+    try:
+        return network_class(**options)
+    except ValueError as error:  # e.g. an ngf that is no multiple of 4: a shape no release has
+        raise WeightConversionError(
+            f"{source_name}: its tensor shapes give {network_class.__name__} options {options} that cannot be built "
+            f"({error}); the file is damaged or holds another network."
+        ) from error
 
 
 class WeightPorter:
@@ -84,21 +119,29 @@ class WeightPorter:
                 f"has shape {tuple(variable.shape)}"
             )
             return
-        variable.assign(array.astype(variable.dtype))
+        try:
+            value = array.astype(variable.dtype)
+        except (TypeError, ValueError):  # strings, None, objects: a value that is no tensor
+            self.problems.append(f"{key!r} holds {array.dtype} values, not numbers (Keras variable {variable.path})")
+            return
+        variable.assign(value)
         self.filled.add(id(variable))
 
     def _ignored(self, key):
-        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ignore)
+        return isinstance(key, str) and any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ignore)
 
     def finish(self, model):
-        """Raises `WeightConversionError` listing every problem, if any."""
-        unused = sorted(key for key in self.source if key not in self.used and not self._ignored(key))
+        """Raises `WeightConversionError` listing every problem (the first `MAX_LISTED`), if any."""
+        # repr order: a hostile or broken state dict may mix key types (int, tuple), which do not sort.
+        unused = sorted((key for key in self.source if key not in self.used and not self._ignored(key)), key=repr)
         unfilled = [v.path for v in model.weights if id(v) not in self.filled]
         problems = list(self.problems)
         problems += [f"unexpected key {key!r} (no Keras variable takes it)" for key in unused]
         problems += [f"Keras variable {path} was not filled by any key" for path in unfilled]
         if problems:
-            listing = "\n  ".join(problems)
+            listing = "\n  ".join(problems[:MAX_LISTED])
+            if len(problems) > MAX_LISTED:
+                listing += f"\n  ... and {len(problems) - MAX_LISTED} more"
             raise WeightConversionError(
                 f"{self.source_name} does not match the Keras model {model.name!r} "
                 f"({len(problems)} problem(s)):\n  {listing}\n"

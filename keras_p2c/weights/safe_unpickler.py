@@ -215,6 +215,13 @@ def load_restricted(file, path, allowed, persistent_load=None, what="the pickle"
         raise
     except MalformedPickle as error:
         raise CheckpointError(path, f"{what} is malformed ({error}); {DAMAGED_HINT}") from error
+    except MemoryError as error:
+        # The C unpickler allocates the size a BINBYTES8/BINUNICODE8 opcode declares before reading it.
+        raise CheckpointError(
+            path, f"{what} declares an object larger than this machine's memory (MemoryError); {DAMAGED_HINT}"
+        ) from error
+    except RecursionError as error:
+        raise CheckpointError(path, f"{what} nests objects too deeply for a weights file; {DAMAGED_HINT}") from error
     except _READ_ERRORS as error:
         raise CheckpointError(
             path, f"{what} is truncated or corrupt ({type(error).__name__}: {error}); {DAMAGED_HINT}"
