@@ -17,6 +17,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    from keras_p2c.images import printable_name
     from keras_p2c.weights import CheckpointError
     from keras_p2c.weights.convert import load_official_network, save_network
     from keras_p2c.weights.porting import WeightConversionError
@@ -27,5 +28,6 @@ def run(args):
     except (OSError, CheckpointError, WeightConversionError, ValueError) as error:
         print(f"p2c convert: {error}", file=sys.stderr)
         return 1
-    print(f"{args.source} [{args.network}] → {path} ({model.count_params():,} parameters)")
+    # printable_name: a source or destination named in bytes that are not UTF-8 would stop print() here.
+    print(printable_name(f"{args.source} [{args.network}] → {path} ({model.count_params():,} parameters)"))
     return 0

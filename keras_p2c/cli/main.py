@@ -13,7 +13,7 @@ import os
 import sys
 
 from keras_p2c import __version__
-from keras_p2c.cli.quiet import quiet_tensorflow
+from keras_p2c.cli.quiet import quiet_opencv, quiet_tensorflow
 
 # Commands that do not need TensorFlow at all (their start-up is not delayed by a quiet import of it).
 WITHOUT_TENSORFLOW = ("client",)
@@ -91,8 +91,10 @@ def main(argv=None):
     args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
     if args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    elif args.command not in WITHOUT_TENSORFLOW:
-        quiet_tensorflow()
+    else:
+        quiet_opencv()
+        if args.command not in WITHOUT_TENSORFLOW:
+            quiet_tensorflow()
     return args._run(args)
 
 

@@ -1,4 +1,4 @@
-"""TensorFlow's start-up chatter kept out of `p2c`'s output (shown again with `p2c --verbose`).
+"""TensorFlow's start-up chatter and OpenCV's decoder log kept out of `p2c`'s output (shown with `p2c --verbose`).
 
 On a CPU machine TensorFlow's C++ side prints half a dozen lines when it is imported and when it first
 looks for devices — oneDNN notes, "Could not find cuda drivers", even an `E0000 … failed call to cuInit`
@@ -40,3 +40,14 @@ def quiet_tensorflow():
             tf.config.list_physical_devices()
         except ImportError:
             return  # the command that needs it reports the missing package itself
+
+
+def quiet_opencv():
+    """Turns OpenCV's log off, unless `OPENCV_LOG_LEVEL` is set.
+
+    OpenCV logs `[ERROR] ... imdecode_ ...` (and libtiff's and OpenJPEG's messages) for every file it cannot
+    decode, lines that name no file; the command's summary names each one and says why. OpenCV reads the
+    variable when it first logs, so this works after `cv2` is imported, and worker processes inherit it.
+    (libpng's and libjpeg's own one-line warnings go to stderr past OpenCV's log and remain.)
+    """
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
