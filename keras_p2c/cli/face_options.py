@@ -10,6 +10,6 @@ def add_landmarks_argument(parser):
         "--landmarks",
         choices=LANDMARK_MODELS,
         default="mtcnn5",
-        help="mtcnn5: MTCNN's five points, the reference crop estimated from them (default); dlib68: dlib's "
-        'HOG detector and 68 landmarks, the reference\'s exact crop (pip install "keras-p2c[landmarks]")',
+        help="mtcnn5: MTCNN's five points, the reference crop estimated from them (default); dlib68: the same "
+        'faces with dlib\'s 68 landmarks, the reference\'s exact crop (pip install "keras-p2c[landmarks]")',
     )
