@@ -79,7 +79,10 @@ def _port_conv_block(porter, names, block, prefix):
 
 def _port_hourglass(porter, names, hourglass, prefix):
     hg_block = hourglass.HG_0
-    for child in hg_block.skip_blocks + hg_block.down_blocks + [hg_block.ConvBlock5] + hg_block.up_blocks:
+    # In the order the forward pass uses them (ConvBlock1_1, 1_2, 2_1, ...): the ONNX reader maps weights
+    # that lost their names by the graph's order, taking the expected order from this table.
+    levels = [block for pair in zip(hg_block.skip_blocks, hg_block.down_blocks) for block in pair]
+    for child in levels + [hg_block.ConvBlock5] + hg_block.up_blocks:
         _port_conv_block(porter, names, child, f"{prefix}HG.0.{names.hourglass_block_child(child.name)}.")
     _port_conv_block(porter, names, hourglass.HG_1, prefix + "HG.1.")
     _port_conv(porter, hourglass.HG_2, prefix + "HG.2.")
@@ -117,7 +120,11 @@ def _full_mode_fc_hook(generator, names):
 
 
 def port_generator(porter, generator, paddle=False):
-    """Fills `generator` (a built `Generator`) from one release's state dict held by `porter`."""
+    """Fills `generator` (a built `Generator`) from one release's state dict held by `porter`.
+
+    Tensors of one kind and shape are asked for in the order the forward pass uses them (the ONNX
+    reader relies on it); the order across kinds does not matter.
+    """
     names = GeneratorNames(paddle)
     porter.port(generator.ConvBlock1_conv.kernel, names.stem() + "weight", conv_kernel)
     for index in (1, 2, 3, 4):
