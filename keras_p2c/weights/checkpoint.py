@@ -55,7 +55,8 @@ def detect_format(path):
             path,
             f"this is {keras_kind}, already in Keras' format: pass it directly (e.g. `p2c cartoonize --weights "
             f"{path}`). p2c convert reads the official checkpoints: photo2cartoon_weights.pt (PyTorch, "
-            "either container) and photo2cartoon_genA2B_weight.pdparams (PaddleGAN)",
+            "either container), photo2cartoon_genA2B_weight.pdparams (PaddleGAN) and "
+            "photo2cartoon_weights.onnx (the original's ONNX generator)",
         )
     if sniff_container(head[:HEADER_SIZE]) is not None or head[TAR_MAGIC_OFFSET:] == TAR_MAGIC:
         return "pt"
@@ -64,8 +65,8 @@ def detect_format(path):
         return "pdparams"
     raise CheckpointError(
         path,
-        "unknown checkpoint format: expected a PyTorch .pt/.pth file (torch.save) or a "
-        "Paddle .pdparams file (paddle.save)",
+        "unknown checkpoint format: expected a PyTorch .pt/.pth file (torch.save), a "
+        "Paddle .pdparams file (paddle.save) or an .onnx file",
     )
 
 

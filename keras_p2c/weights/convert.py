@@ -1,14 +1,16 @@
 """Official Photo2Cartoon checkpoints → Keras networks.
 
-Two releases exist (see the reference spec, "Checkpoint formats"):
+Three files exist (see the reference spec, "Checkpoint formats" and "ONNX path"):
 
 * `photo2cartoon_weights.pt` (minivision-ai, PyTorch): a dict of six state
   dicts `genA2B`, `genB2A`, `disGA`, `disGB`, `disLA`, `disLB`;
 * `photo2cartoon_genA2B_weight.pdparams` (PaddleGAN): one generator's flat
-  state dict with Paddle's names, no Linear biases, Linear kernels [in, out].
+  state dict with Paddle's names, no Linear biases, Linear kernels [in, out];
+* `photo2cartoon_weights.onnx` (minivision-ai's CPU model): the photo → cartoon
+  generator's graph, its weights as initializers (`onnx_checkpoint`).
 
 Neither torch nor paddle is needed: the readers in this package rebuild the
-arrays with a restricted unpickler.
+arrays with a restricted unpickler; the ONNX file is read with `onnx` alone.
 """
 
 from pathlib import Path
@@ -18,6 +20,7 @@ from keras_p2c.models.names import GENERATORS, NETWORKS
 from keras_p2c.weights.checkpoint import read_checkpoint
 from keras_p2c.weights.discriminator_table import discriminator_from_state_dict
 from keras_p2c.weights.generator_table import ORIGINAL_DEAD_KEYS, infer_generator_options, port_generator
+from keras_p2c.weights.onnx_checkpoint import looks_like_onnx, read_onnx_generator
 from keras_p2c.weights.porting import WeightConversionError, WeightPorter, build_network
 
 
@@ -31,6 +34,24 @@ def generator_from_state_dict(state_dict, paddle=False, source_name="state dict"
     port_generator(porter, generator, paddle=paddle)
     porter.finish(generator)
     return generator
+
+
+def generator_from_onnx(path, network="genA2B"):
+    """The generator of an ONNX file (the original's `photo2cartoon_weights.onnx`), strictly converted.
+
+    Args:
+        path: the `.onnx` file.
+        network: what the caller takes the file for; it holds one generator (the original's is genA2B).
+
+    Returns:
+        `(generator, mapping)`: the Keras `Generator` and how the weights were found in the graph
+        (`"names"`, `"graph order"` or `"names and graph order"`, see `read_onnx_generator`).
+    """
+    if network not in GENERATORS:
+        raise WeightConversionError(f"{path}: an ONNX file holds one generator, not {network}.")
+    state_dict, mapping = read_onnx_generator(path)
+    generator = generator_from_state_dict(state_dict, source_name=f"{path} (ONNX, weights by {mapping})")
+    return generator, mapping
 
 
 def _network_state_dict(contents, network, path):
@@ -58,12 +79,14 @@ def load_official_network(path, network="genA2B", format=None):
     """Reads one network out of an official checkpoint (either release) as a Keras model.
 
     Args:
-        path: `.pt`/`.pth` (original) or `.pdparams` (PaddleGAN) file.
-        network: one of `NETWORKS`; a `.pdparams` file holds only a generator.
-        format: "pt" or "pdparams"; read off the file when None.
+        path: `.pt`/`.pth` (original), `.pdparams` (PaddleGAN) or `.onnx` (original's ONNX) file.
+        network: one of `NETWORKS`; `.pdparams` and `.onnx` files hold only a generator.
+        format: "pt", "pdparams" or "onnx"; read off the file when None.
     """
     if network not in NETWORKS:
         raise ValueError(f"`network` must be one of {', '.join(NETWORKS)}. Received: network={network!r}")
+    if format == "onnx" or (format is None and looks_like_onnx(path)):
+        return generator_from_onnx(path, network)[0]
     format, contents = read_checkpoint(path, format=format)
     if format == "pdparams":
         if network not in GENERATORS:
