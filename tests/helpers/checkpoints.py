@@ -56,11 +56,16 @@ def save_original(path, networks, legacy):
     torch.save({name: net.state_dict() for name, net in networks.items()}, path, _use_new_zipfile_serialization=not legacy)
 
 
-def save_pdparams(path, state_dict, protocol=2):
+def pdparams_bytes(state_dict, protocol=2):
+    """What `paddle.save(layer.state_dict(), path)` writes: the arrays and Paddle's name table, pickled."""
     contents = dict(state_dict)
     contents["StructuredToParameterName@@"] = {key: f"param_{i}" for i, key in enumerate(state_dict)}
+    return pickle.dumps(contents, protocol=protocol)
+
+
+def save_pdparams(path, state_dict, protocol=2):
     with open(path, "wb") as handle:
-        pickle.dump(contents, handle, protocol=protocol)
+        handle.write(pdparams_bytes(state_dict, protocol))
 
 
 def write_small_checkpoint(path, paddle=False, seed=0):
