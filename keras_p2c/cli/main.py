@@ -91,10 +91,9 @@ def main(argv=None):
     args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
     if args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    else:
+    elif args.command not in WITHOUT_TENSORFLOW:
         quiet_opencv()
-        if args.command not in WITHOUT_TENSORFLOW:
-            quiet_tensorflow()
+        quiet_tensorflow()
     return args._run(args)
 
 

@@ -43,11 +43,18 @@ def quiet_tensorflow():
 
 
 def quiet_opencv():
-    """Turns OpenCV's log off, unless `OPENCV_LOG_LEVEL` is set.
+    """Turns OpenCV's log off, unless `OPENCV_LOG_LEVEL` asks for it.
 
     OpenCV logs `[ERROR] ... imdecode_ ...` (and libtiff's and OpenJPEG's messages) for every file it cannot
-    decode, lines that name no file; the command's summary names each one and says why. OpenCV reads the
-    variable when it first logs, so this works after `cv2` is imported, and worker processes inherit it.
-    (libpng's and libjpeg's own one-line warnings go to stderr past OpenCV's log and remain.)
+    decode, lines that name no file; the command's summary names each one and says why. The level is set in
+    this process (OpenCV may have read the variable already) and the variable in the environment, for worker
+    processes. (libpng's and libjpeg's own one-line warnings bypass OpenCV's log and remain.)
     """
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
+    try:
+        import cv2
+    except ImportError:
+        return  # the command that needs it reports the missing package itself
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
