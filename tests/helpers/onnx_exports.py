@@ -13,8 +13,6 @@ import onnx
 import onnxruntime
 import torch
 
-from tests.reference import torch_reference
-
 
 def export_generator(net, path, size=64, freeze=False, opset=9, **options):
     """`torch.onnx.export` (TorchScript exporter) with the original's input and output names.
@@ -64,10 +62,6 @@ def content_first_forward(self, x, content, style):
     gamma = (1 - self.w_gamma) * style_gamma + self.w_gamma * content_gamma
     beta = (1 - self.w_beta) * style_beta + self.w_beta * content_beta
     return self.norm(x, gamma, beta)
-
-
-def with_content_first(monkeypatch):
-    monkeypatch.setattr(torch_reference.SoftMix, "forward", content_first_forward)
 
 
 def run_onnx(path, x_nchw):
