@@ -23,12 +23,15 @@ import time
 
 from keras_p2c.images.io import DEFAULT_MAX_PIXELS, header_size
 from keras_p2c.serving.batching import Batcher
-from keras_p2c.serving.codec import NotFoundError, RequestError, decode_request, encode_response
+from keras_p2c.serving.codec import NotFoundError, RequestError, decode_request, encode_response, json_type
 from keras_p2c.serving.metrics import METRICS_PATH, ServingMetrics
 from keras_p2c.serving.registry import client_input_errors
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 DEFAULT_GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 class PayloadTooLarge(RequestError):
@@ -50,7 +53,8 @@ def parse_model_path(path, method):
     if len(rest) >= 2 and rest[0] in ("versions", "labels"):
         if rest[0] == "versions":
             version = rest[1]
-            if not version.isdigit():
+            # ASCII digits of an int64 only: str.isdigit() also takes "²" and "١", which int() refuses or reads.
+            if not _VERSION.fullmatch(version):
                 raise RequestError(f"Malformed request: version must be a number, got {version!r}")
         else:
             label = rest[1]
@@ -87,10 +91,12 @@ def _metadata_body(registry, served):
 def _signature_name(body):
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
-    signature_name = body.get("signature_name") or "serving_default"
+    signature_name = body.get("signature_name")
+    if signature_name is None:  # absent or null: protobuf's JSON mapping reads null as the default
+        return "serving_default"
     if not isinstance(signature_name, str):
-        raise RequestError("'signature_name' must be a string")
-    return signature_name
+        raise RequestError(f"'signature_name' must be a string, got {json_type(signature_name)}")
+    return signature_name or "serving_default"
 
 
 def _check_image_sizes(arrays, max_pixels):

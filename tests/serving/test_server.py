@@ -120,6 +120,10 @@ def _jpeg_bytes():
         (b'{"inputs": [[[[1.0], [2.0, 3.0]]]], "signature_name": "predict_images"}', 400, "lengths"),
         (b'{"instances": [{"b64": "aGk="}], "signature_name": "nope"}', 404, "nope"),
         (b'{"instances": [{"imgs": "x"}]}', 400, "images"),
+        (b'{"instances": [{"b64": "aGk="}], "signature_name": 7}', 400, "must be a string"),
+        # A PNG header claiming 30000 x 30000 pixels: refused before the graph would allocate 2.7 GB for it.
+        (_b64_instances(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (30000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"),
+         400, "over the limit"),
     ],
 )
 def test_bad_predict_requests_get_4xx_with_error(server, body, status, fragment):
@@ -138,6 +142,10 @@ def test_bad_predict_requests_get_4xx_with_error(server, body, status, fragment)
         ("/v1/models/photo2cartoon/versions/99/metadata", "GET", 404),
         ("/v1/models/photo2cartoon/labels/stable:predict", "POST", 404),
         ("/v1/models/photo2cartoon/versions/x:predict", "POST", 400),
+        # Unicode digits pass str.isdigit(); "²" then broke int() (a 500) and "١" read as version 1.
+        ("/v1/models/photo2cartoon/versions/%C2%B2:predict", "POST", 400),
+        ("/v1/models/photo2cartoon/versions/%D9%A1", "GET", 400),
+        ("/v1/models/photo2cartoon/versions/" + "9" * 5000, "GET", 400),
         ("/v1/models/photo2cartoon:explode", "POST", 404),
         ("/v1/models/photo2cartoon:classify", "POST", 400),
         ("/v2/anything", "GET", 404),
