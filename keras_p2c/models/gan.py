@@ -257,6 +257,19 @@ class Photo2CartoonGAN(keras.Model):
 
     # --- Keras entry points ----------------------------------------------------------------------
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy Keras (3.15) first averages one batch over the replicas with a
+        # single `strategy.reduce` of the whole (photos, cartoons) structure, which
+        # MultiWorkerMirroredStrategy refuses (it reduces one tensor at a time). The GAN's shapes do not
+        # depend on a batch: build the networks and both optimisers directly, in the strategy's scope.
+        if getattr(self, "_distribute_strategy", None) is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            if not self.built:
+                self.build(None)
+            if not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
+
     def train_step(self, *args):
         """One reference iteration: `train_step(data)` on TensorFlow, `train_step(state, data)` on JAX."""
         self._check_compiled()

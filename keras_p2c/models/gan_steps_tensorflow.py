@@ -20,6 +20,22 @@ from keras_p2c.models.gan_objectives import discriminator_terms, generator_terms
 from keras_p2c.models.names import DISCRIMINATORS
 
 
+def _logs_for_fit(logs):
+    """The step's logs in the form Keras' `fit` can average over the replicas of every strategy.
+
+    Under `MultiWorkerMirroredStrategy` Keras (3.15) averages each log with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on a scalar ("Invalid reduction dimension 0 for
+    input with 0 dimensions", tensorflow/tensorflow#72388): there each value goes out as a vector of one,
+    which the same reduce turns back into the scalar mean over all workers.
+    """
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+
+
 def _distribution_loss_scale():
     """1 / replicas under a distribution strategy (its optimisers sum the replicas' gradients)."""
     import tensorflow as tf
@@ -148,7 +164,7 @@ def train_step(gan, data):
         tape=g_tape,
     )
     gan.track({**d_terms, **g_terms})
-    return gan.logs()
+    return _logs_for_fit(gan.logs())
 
 
 def test_step(gan, data):
@@ -160,4 +176,4 @@ def test_step(gan, data):
     d_terms = discriminator_terms(gan.gan_losses, run, real_A, real_B, fake_A2B, fake_B2A, training=False)
     g_terms = generator_terms(gan.gan_losses, run, real_A, real_B, training=False, face_id=gan.uses_face_id)
     gan.track({**d_terms, **g_terms})
-    return gan.logs()
+    return _logs_for_fit(gan.logs())

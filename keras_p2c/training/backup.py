@@ -70,16 +70,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` whose backups survive a kill at any moment (see the module doc).
 
     Args:
-        backup_dir: the folder of the backups (one per process in multi-worker runs).
+        backup_dir: the folder of the backups.
         save_freq: `"epoch"` (the driver's choice: one Keras epoch is one checkpoint period) or a number of
             batches, as in Keras. Defaults to `"epoch"`.
         delete_checkpoint: delete the folder when `fit` ends. Defaults to `False`, so that starting a
             finished run again does not start over.
+        write: whether this process writes backups. In a multi-worker run every worker holds the same
+            weights after each synchronous step, so the chief alone writes and every worker restores
+            from the chief's folder (which must therefore be on storage all hosts see). Defaults to `True`.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=False):
-        super().__init__(str(backup_dir), save_freq=save_freq, delete_checkpoint=delete_checkpoint)
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=False, write=True):
+        super().__init__(str(backup_dir), save_freq=save_freq, delete_checkpoint=delete_checkpoint and write)
         self.backup_path = Path(backup_dir)
+        self.write = write
 
     def on_train_begin(self, logs=None):
         metadata = read_backup_metadata(self.backup_path)
@@ -111,6 +115,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = epoch
 
     def _save_model(self):
+        if not self.write:
+            return
         self.backup_path.mkdir(parents=True, exist_ok=True)
         previous = read_backup_metadata(self.backup_path)
         name = f"epoch-{self._current_epoch:07d}.weights.h5"

@@ -15,8 +15,11 @@ resumed run start exactly at the last saved step (written atomically: `training.
 The data stream restarts on resume (new shuffles and crops), as the reference's loaders do.
 """
 
+import atexit
 import dataclasses
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -96,7 +99,7 @@ def train(config, callbacks=(), echo=print):
                 f"the {replicas} replicas of {strategies.describe(strategy)}."
             )
         data_root = _data_root(config, run_dir)
-        backup_dir = run_dir / "backup" / strategies.worker_suffix()
+        backup_dir = run_dir / "backup"
         _check_run_folder(config, run_dir, backup_dir)
         if strategies.is_chief():
             write_config(config, run_dir / "config.yaml")
@@ -104,7 +107,7 @@ def train(config, callbacks=(), echo=print):
         if config.data.seed is not None:
             keras.utils.set_random_seed(config.data.seed)
 
-        dataset = _training_data(config, data_root)
+        dataset = _training_data(config, data_root, strategy)
         schedule = _learning_rate_schedule(config)
         with strategies.strategy_scope(strategy):
             gan = build_gan(config, schedule)
@@ -146,11 +149,13 @@ def train(config, callbacks=(), echo=print):
 
 
 def _driver_callbacks(config, gan, schedule, data_root, backup_dir):
-    """Backup on every process; TensorBoard and exports on the chief only. Returns (callbacks, export)."""
+    """Restore on every process; backups, TensorBoard and exports on the chief only. Returns (callbacks, export)."""
     run_dir = Path(config.output_dir)
     steps_per_epoch = config.logging.checkpoint_every
     # Kept after the run (delete_checkpoint=False), so starting a finished run again does not start over.
-    callbacks = [AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False)]
+    callbacks = [
+        AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False, write=strategies.is_chief())
+    ]
     if not strategies.is_chief():
         return callbacks, None
     samples = _sample_batch(config, data_root)
@@ -222,6 +227,11 @@ def resolve_face_id(config):
 def _data_root(config, run_dir):
     if config.data.synthetic:
         root = run_dir / "synthetic-data"
+        if not strategies.is_chief():
+            # The same files as the chief's (they depend on the seed only), in a folder of this process:
+            # only the chief writes into the run folder.
+            root = Path(tempfile.mkdtemp(prefix=f"p2c-synthetic-{strategies.worker_suffix()}-"))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
         seed = config.data.seed or 0
         return write_synthetic_dataset(
             root, config.data.synthetic_images, config.logging.sample_images, config.data.load_size, seed
@@ -274,14 +284,25 @@ def _resume_note(initial_step, iterations):
     return f"; resuming at step {initial_step:,}" if initial_step else ""
 
 
-def _training_data(config, root):
-    # A plain dataset of global batches: `fit` distributes it itself (see `train_dataset`).
+def _training_data(config, root, strategy):
+    """A plain dataset of global batches: `fit` distributes it itself (see `train_dataset`).
+
+    Several workers each run the whole pipeline and keep every n-th element, so their streams must be the
+    same element for element: the same seed, and parallel decoding that keeps the order. A seeded run keeps
+    it too, so that the seed alone fixes what the run sees.
+    """
+    if strategies.spans_workers(strategy) and config.data.seed is None:
+        raise TrainingSetupError(
+            "A multi-worker run needs data.seed (e.g. --set data.seed=0), the same on every worker: each worker "
+            "reads the whole data stream and keeps its share of every global batch."
+        )
     return train_dataset(
         str(root),
         config.training.batch_size,
         load_size=config.data.load_size,
         img_size=config.model.img_size,
         seed=config.data.seed,
+        deterministic=config.data.seed is not None,
         validate=config.data.validate,
     )
 

@@ -71,6 +71,15 @@ def replica_count(strategy):
     return 1 if strategy is None else strategy.num_replicas_in_sync
 
 
+def spans_workers(strategy):
+    """Whether `strategy` trains across several worker processes (a `TF_CONFIG` cluster)."""
+    if strategy is None:
+        return False
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and _cluster_workers() > 1
+
+
 def is_chief():
     """Whether this process writes the run's files (TensorBoard, exports): every process except the
     non-chief workers of a multi-worker cluster (the chief, or worker 0 when there is no chief)."""
@@ -98,6 +107,8 @@ STRATEGY_WORDS = {
     "OneDeviceStrategy": "one device",
     "MirroredStrategy": "several devices of this machine (MirroredStrategy)",
     "MultiWorkerMirroredStrategy": "several machines (MultiWorkerMirroredStrategy)",
+    # What tf.distribute.MultiWorkerMirroredStrategy() really is.
+    "CollectiveAllReduceStrategy": "several machines (MultiWorkerMirroredStrategy)",
     "TPUStrategy": "TPU (TPUStrategy)",
 }
 

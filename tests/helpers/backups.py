@@ -16,3 +16,11 @@ def backed_up_iterations(run_dir):
             (counter,) = found
             counters[name] = int(counter[()])
     return counters
+
+
+def saved_weights(path):
+    """Every array in a Keras `.weights.h5` file, by its path inside the file."""
+    arrays = {}
+    with h5py.File(path, "r") as file:
+        file.visititems(lambda key, item: arrays.__setitem__(key, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
