@@ -71,6 +71,11 @@ def _png_size(data):
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
+# A marker: 0xFF (more of them are fill bytes), then a byte that is neither 0x00 (stuffing) nor 0xFF. Written
+# with a literal first byte, which `re` scans for quickly: a damaged file may be megabytes of garbage.
+_JPEG_MARKER = re.compile(rb"\xff\xff*([\x01-\xfe])")
+
+
 def _jpeg_size(data):
     """Width and height from the first start-of-frame marker, walking the segments from SOI as libjpeg does.
 
@@ -78,17 +83,12 @@ def _jpeg_size(data):
     and decodes on, so the walk skips them too instead of giving up before the frame header.
     """
     position, end = 2, len(data)
-    while position < end:
-        if data[position] != 0xFF:
-            position += 1
-            continue
-        while position < end and data[position] == 0xFF:  # fill bytes
-            position += 1
-        if position >= end:
+    while True:
+        match = _JPEG_MARKER.search(data, position)
+        if match is None:
             return None
-        marker = data[position]
-        position += 1
-        if marker in (0x00, 0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length (0x00: stuffing, skipped)
+        marker, position = match.group(1)[0], match.end()
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
             continue
         if marker in (0xD9, 0xDA) or position + 2 > end:  # end of image or start of scan before any frame
             return None
@@ -101,7 +101,6 @@ def _jpeg_size(data):
             height, width = struct.unpack(">HH", data[position + 3 : position + 7])
             return width, height
         position += length
-    return None
 
 
 def _gif_size(data):
@@ -163,8 +162,33 @@ def _tiff_size(data):
     return max(values[256], values.get(322, 0)), max(values[257], values.get(323, 0))
 
 
-_PNM_TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*(\d+)")
-_PAM_FIELD = re.compile(rb"^(WIDTH|HEIGHT)\s+(\d+)", re.MULTILINE)
+# Header numbers: at most 20 digits (`int()` of thousands raises, and no image is that large anyway).
+_NUMBER = re.compile(rb"\d{1,20}(?!\d)")
+_SPACE = re.compile(rb"[ \t\r\n\v\f]*")
+_PAM_FIELD = re.compile(rb"^(WIDTH|HEIGHT)[ \t]+(\d{1,20})(?!\d)", re.MULTILINE)
+
+
+def _pnm_numbers(data, position, count):
+    """`count` numbers from `position`, skipping whitespace and `#` comments (to the end of their line).
+
+    A loop, not one regular expression: "(whitespace or #comment)* then digits" as one pattern backtracks
+    exponentially on a run of `#` (seconds for 24 of them, hours for 30).
+    """
+    numbers = []
+    while len(numbers) < count:
+        position = _SPACE.match(data, position).end()
+        if data[position : position + 1] == b"#":
+            newline = data.find(b"\n", position)
+            if newline < 0:
+                return None
+            position = newline + 1
+            continue
+        match = _NUMBER.match(data, position)
+        if match is None:
+            return None
+        numbers.append(int(match.group()))
+        position = match.end()
+    return numbers
 
 
 def _pnm_size(data):
@@ -172,21 +196,15 @@ def _pnm_size(data):
         header = data[: data.find(b"ENDHDR")] if b"ENDHDR" in data[:4096] else b""
         fields = {name: int(value) for name, value in _PAM_FIELD.findall(header)}
         return (fields[b"WIDTH"], fields[b"HEIGHT"]) if len(fields) == 2 else None
-    numbers, position = [], 2
-    for _ in range(2):  # P1-P6 and PF/Pf: width and height, with whitespace and comments between
-        match = _PNM_TOKEN.match(data, position)
-        if match is None:
-            return None
-        numbers.append(int(match.group(1)))
-        position = match.end()
-    return tuple(numbers)
+    numbers = _pnm_numbers(data, 2, 2)  # P1-P6 and PF/Pf: width and height
+    return tuple(numbers) if numbers else None
 
 
 def _sunras_size(data):
     return struct.unpack(">II", data[4:12]) if len(data) >= 12 else None
 
 
-_HDR_RESOLUTION = re.compile(rb"\n\n([-+])([XY]) (\d+) ([-+])([XY]) (\d+)")
+_HDR_RESOLUTION = re.compile(rb"\n\n([-+])([XY]) (\d{1,20}) ([-+])([XY]) (\d{1,20})(?!\d)")
 
 
 def _hdr_size(data):

@@ -253,6 +253,18 @@ def bomb_cases():
     return [Case(f"bomb/{bomb}", f"bomb-{bomb}{suffix}", data, BAD, BOMB_REASON) for bomb, suffix, data in bombs]
 
 
+def _gif_frame(data, side):
+    """The GIF with its first image descriptor (after the screen and palette) declaring `side` x `side`."""
+    position = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
+    while data[position] == 0x21:  # extension blocks: introducer, label, then sub-blocks up to a 0 length
+        position += 2
+        while data[position]:
+            position += 1 + data[position]
+        position += 1
+    assert data[position] == 0x2C, "an image descriptor"
+    return data[: position + 5] + struct.pack("<HH", side, side) + data[position + 9 :]
+
+
 def refused_cases():
     """Files that are no image, or only the start of one: each refused with its reason."""
     seeds = {seed_id: data for seed_id, _, data, _ in good_seeds()}
@@ -269,6 +281,11 @@ def refused_cases():
         ("jpeg-soi-only", "soi.jpg", b"\xff\xd8", "truncated or corrupt"),
         ("webp-riff-only", "riff.webp", b"RIFF\x10\x00\x00\x00WEBPVP8 ", "truncated or corrupt"),
         ("png-zero-width", "zero.png", zero_width, "0x0 pixels"),
+        # A run of `#`s once took the PNM header reader's regular expression hours (exponential backtracking).
+        ("pnm-comment-run", "hashes.ppm", b"P6\n" + b"#" * 40, "truncated or corrupt"),
+        ("pnm-5000-digits", "digits.pgm", b"P5\n" + b"9" * 5000 + b" 9\n255\n", "truncated or corrupt"),
+        # An 8 x 8 screen holding a 30000 x 30000 frame: OpenCV checks the frame against the screen.
+        ("gif-frame-outside-screen", "frame.gif", _gif_frame(seeds["gif-1x1"], BOMB_SIDE), "truncated or corrupt"),
     ]
     return [Case(f"refused/{case_id}", name, data, BAD, reason) for case_id, name, data, reason in files]
 
