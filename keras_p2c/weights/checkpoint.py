@@ -23,7 +23,7 @@ def _keras_file_kind(path, head):
         try:
             with zipfile.ZipFile(path) as archive:
                 names = set(archive.namelist())
-        except (OSError, zipfile.BadZipFile):
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile):  # ValueError: a name that is not UTF-8
             return None
         if "config.json" in names and "metadata.json" in names:
             return "a Keras model (.keras)"

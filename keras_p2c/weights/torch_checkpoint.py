@@ -22,11 +22,13 @@ since NumPy has no bfloat16.
 
 import collections
 import io
+import lzma
 import math
 import os
 import reprlib
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -56,6 +58,12 @@ NUMPY_MAX_DIMS = 64
 
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 80
+
+# What zipfile raises on a damaged archive besides BadZipFile: names that are not UTF-8 once a flag bit flips
+# (UnicodeDecodeError), a compression method or the encryption flag flipped on (NotImplementedError,
+# RuntimeError), corrupt compressed data (zlib.error, LZMAError, OSError), a short file (EOFError).
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, NotImplementedError, RuntimeError,
+               zlib.error, lzma.LZMAError)  # fmt: skip
 
 
 def sniff_container(head):
@@ -322,11 +330,18 @@ def _materialize(obj, read_bytes, byteorder):
     return convert(obj, 0)
 
 
+def _read_member(archive, name):
+    try:
+        return archive.read(name)
+    except _ZIP_ERRORS as error:
+        raise MalformedPickle(f"cannot read '{name}' from the zip ({type(error).__name__}: {error})") from error
+
+
 def _read_zip(path, handle):
     try:
         archive = zipfile.ZipFile(handle)
         names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except _ZIP_ERRORS as error:
         raise CheckpointError(
             path, f"the zip container is truncated or corrupt ({error}); {DAMAGED_HINT}"
         ) from error
@@ -344,7 +359,10 @@ def _read_zip(path, handle):
     prefix = pickles[0][: -len("data.pkl")]
     byteorder = "little"
     if prefix + "byteorder" in names:
-        byteorder = archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
+        try:
+            byteorder = _read_member(archive, prefix + "byteorder").decode("ascii", "replace").strip()
+        except MalformedPickle as error:
+            raise CheckpointError(path, f"{error}; {DAMAGED_HINT}") from error
         if byteorder not in ("little", "big"):
             raise CheckpointError(path, f"unknown byte order {byteorder!r} in '{prefix}byteorder'")
 
@@ -356,19 +374,19 @@ def _read_zip(path, handle):
             member = f"{prefix}data/{key}"
             if member not in names:
                 raise MalformedPickle(f"storage {key!r} is missing from the zip (no '{member}')")
-            cache[key] = archive.read(member)
+            cache[key] = _read_member(archive, member)
         return cache[key]
 
     try:
         obj = load_restricted(
-            io.BytesIO(archive.read(pickles[0])),
+            io.BytesIO(_read_member(archive, pickles[0])),
             path,
             torch_globals(),
             lambda pid: _storage_from_persistent_id(pid, storages),
             what="the object pickle (data.pkl)",
         )
         return _materialize(obj, read_bytes, byteorder)
-    except (MalformedPickle, zipfile.BadZipFile, OSError, EOFError) as error:
+    except MalformedPickle as error:
         raise CheckpointError(path, f"{error}; {DAMAGED_HINT}") from error
     except MemoryError as error:  # a member whose declared size does not fit in memory
         raise CheckpointError(path, f"a zip member declares more data than fits in memory; {DAMAGED_HINT}") from error

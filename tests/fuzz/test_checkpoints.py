@@ -52,7 +52,8 @@ def default_cases(seed):
         if kind == "hostile":
             payload = case.id.split("/")[2]
             keep = door != "file" or (payload not in payloads and rng.random() < 0.3)
-            payloads.add(payload) if keep else None
+            if keep:
+                payloads.add(payload)
         elif "/edit-" in case.id:
             keep = rng.random() < DEFAULT_EDIT_SHARE[door]
         else:

@@ -194,6 +194,12 @@ def malformed_cases():
         ("storage-missing", zip_container(one_tensor), ".pt", "missing from the zip"),
         ("zip-member-size-forged", _forged_member_size(zipped(one_tensor)), ".pt", None),
         ("storage-short", zipped(one_tensor, four_floats[:6]), ".pt", None),
+        # Flag bits and fields of one member's zip entry, as a bit flip sets them (zipfile raised
+        # UnicodeDecodeError, RuntimeError and NotImplementedError past the reader).
+        ("zip-name-not-utf8", _patched_entry(zipped(one_tensor), flags=0x800, local_name=b"archive/data/\xaf"), ".pt",
+         None),
+        ("zip-encrypted-flag", _patched_entry(zipped(one_tensor), flags=0x1), ".pt", "encrypted"),
+        ("zip-compression-99", _patched_entry(zipped(one_tensor), method=99), ".pt", None),
         ("storage-type-unknown", zipped(_pickle_of_tensor(4, (4,), (1,), dtype_class="QInt8Storage")), ".pt", None),
         ("byteorder-garbage", zipped(one_tensor, byteorder="middle"), ".pt", "byte order"),
         ("torchscript", zip_container(pickle.dumps({}), extra=[("archive/constants.pkl", pickle.dumps(()))]), ".pt",
@@ -226,6 +232,25 @@ def _forged_member_size(data, member=b"archive/data/0", size=0xFFFFFF00):
         name_length = struct.unpack_from("<H", buffer, entry + 28)[0]
         if bytes(buffer[entry + 46 : entry + 46 + name_length]) == member:
             struct.pack_into("<II", buffer, entry + 20, size, size)
+        entry = buffer.find(b"PK\x01\x02", entry + 4)
+    return bytes(buffer)
+
+
+def _patched_entry(data, member=b"archive/data/0", flags=0, method=None, local_name=None):
+    """The zip with `member`'s flags (central directory and local header) or'ed with `flags`, its compression
+    method replaced, and/or its local header's name replaced by `local_name` (same length)."""
+    buffer = bytearray(data)
+    entry = buffer.find(b"PK\x01\x02")
+    while entry >= 0:
+        name_length = struct.unpack_from("<H", buffer, entry + 28)[0]
+        if bytes(buffer[entry + 46 : entry + 46 + name_length]) == member:
+            struct.pack_into("<H", buffer, entry + 8, struct.unpack_from("<H", buffer, entry + 8)[0] | flags)
+            if method is not None:
+                struct.pack_into("<H", buffer, entry + 10, method)
+            local = struct.unpack_from("<I", buffer, entry + 42)[0]
+            struct.pack_into("<H", buffer, local + 6, struct.unpack_from("<H", buffer, local + 6)[0] | flags)
+            if local_name is not None:
+                buffer[local + 30 : local + 30 + name_length] = local_name
         entry = buffer.find(b"PK\x01\x02", entry + 4)
     return bytes(buffer)
 
