@@ -25,12 +25,51 @@ def time_repeated(function, repeats, warmup=2):
     return {"min_s": min(seconds), "median_s": statistics.median(seconds), "repeats": repeats, "all_s": seconds}
 
 
-def machine_record():
+# The instruction sets that decide which CPU kernels run: machines of one kind have come with AVX-512 and
+# bf16/AMX units or with AVX2 only, and their times differ by ~2x.
+INSTRUCTION_SETS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_record(cpuinfo="/proc/cpuinfo"):
+    """`{"cpu_model", "instruction_sets"}` of the first CPU in `cpuinfo` (Linux); `None`s where it is unreadable."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {"cpu_model": platform.processor() or None, "instruction_sets": None}
+    fields = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    return {
+        "cpu_model": fields.get("model name") or platform.processor() or None,
+        "instruction_sets": {name: name in flags for name in INSTRUCTION_SETS} if flags else None,
+    }
+
+
+def has_bf16_units(record=None):
+    """Whether the CPU computes bfloat16 in hardware (AVX512_BF16 or AMX); elsewhere it is emulated, and slower."""
+    sets = (record or cpu_record())["instruction_sets"] or {}
+    return bool(sets.get("avx512_bf16") or sets.get("amx_bf16"))
+
+
+def load_average():
+    """The 1, 5 and 15-minute load averages (`None` where the OS has none): the CPUs may be shared."""
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
+
+
+def machine_record(load_at_start=None):
+    """Where and with what a benchmark ran; `load_at_start` is `load_average()` taken before it ran."""
     record = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        **cpu_record(),
+        "load_average": {"start": load_at_start, "end": load_average()},
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
     }

@@ -20,6 +20,7 @@ WORKLOADS = {
     "runtimes": "keras_p2c.benchmarks.runtimes",
     "roofline": "keras_p2c.benchmarks.roofline",
     "landmarks": "keras_p2c.benchmarks.landmarks",  # crop distances, not times (needs the [landmarks] extra)
+    "peers": "keras_p2c.benchmarks.peers",  # every CPU runtime against the reference's (torch, onnxruntime)
 }
 
 
@@ -38,15 +39,16 @@ def run(args):
     if args.backend:
         # Read when Keras is first imported: the workload modules are imported after this.
         os.environ["KERAS_BACKEND"] = args.backend
-    from keras_p2c.benchmarks.timing import machine_record, write_result
+    from keras_p2c.benchmarks.timing import load_average, machine_record, write_result
 
     names = sorted(WORKLOADS) if args.what == "all" else [args.what]
     for name in names:
         module = importlib.import_module(WORKLOADS[name])
+        load_at_start = load_average()
         result = module.run(
             batch=args.batch, size=args.size, precision=args.precision, repeats=args.repeats, jit_compile=args.xla
         )
-        result["machine"] = machine_record()
+        result["machine"] = machine_record(load_at_start)
         path = write_result(result, args.output_dir, name)
         # Per-repeat times and per-photo records stay in the file only.
         summary = {k: v for k, v in result.items() if k not in ("machine", "all_s", "photos")}
