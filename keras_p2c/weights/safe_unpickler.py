@@ -101,28 +101,132 @@ def _latin1_encode(text, encoding="utf-8"):
 # `numpy.ndarray` is only ever the first argument of `_reconstruct`; a marker
 # keeps the real class (whose constructor allocates any shape) out of reach.
 _NDARRAY = SafeGlobal("numpy.ndarray")
+# Numbers only: a weights file holds no strings, objects or records in its arrays.
+_NUMERIC_KINDS = "biufc"
+# Containers nested deeper than this are no weights file (and would end the walk in a RecursionError).
+MAX_NESTING = 100
+
+
+class _DtypeState:
+    """What `numpy.dtype(code, align, copy)` gives a pickle: the dtype, before the state BUILD gives it.
+
+    NumPy pickles a dtype as that call followed by BUILD `(version, byteorder, subarray, names, fields,
+    itemsize, alignment, flags)`, and `dtype.__setstate__` trusts every field: flags saying "holds object
+    references" on a float32 make NumPy treat the numbers as pointers (internal errors, `SystemError`, found
+    by the fuzz suite). So only the state NumPy itself writes for that type is taken, with either byte order.
+    """
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def __setstate__(self, state):
+        written = self.dtype.__reduce__()[2]
+        byteorders = ("<", ">") if written[1] in ("<", ">") else (written[1],)
+        if not isinstance(state, tuple) or len(state) != len(written) or state[0] != written[0]:
+            raise MalformedPickle(f"a NumPy dtype state {_short(state)} that NumPy does not write")
+        if state[1] not in byteorders or state[2:] != written[2:]:
+            raise MalformedPickle(f"a NumPy dtype state {_short(state)} that NumPy does not write for {self.dtype}")
+        self.dtype = self.dtype.newbyteorder(state[1])
+
+
+def _short(value, limit=120):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _numpy_dtype(code, align=False, copy=False):
+    del align, copy
+    if not isinstance(code, str):
+        raise MalformedPickle(f"a NumPy dtype made from {_short(code)}")
+    try:
+        dtype = np.dtype(code)
+    except TypeError as error:
+        raise MalformedPickle(f"no NumPy dtype {code!r}") from error
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise MalformedPickle(f"an array of {dtype}, not a numeric array (weights are numbers)")
+    return _DtypeState(dtype)
+
+
+def _dtype_of(value):
+    if not isinstance(value, _DtypeState):
+        raise MalformedPickle(f"an array or scalar with the dtype {_short(value)}")
+    return value.dtype
+
+
+class _ArrayState:
+    """What `_reconstruct` gives a pickle: an array, before BUILD gives it `(version, shape, dtype, fortran, data)`.
+
+    The array is made here from the checked dtype and the bytes (`ndarray.__setstate__` would take any dtype
+    object); `load_restricted` puts it in the stand-in's place once the pickle is loaded.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self):
+        self.array = None
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise MalformedPickle(f"an array state {_short(state)}")
+        shape, dtype, fortran, data = state[-4:]
+        dtype = _dtype_of(dtype)
+        if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise MalformedPickle(f"an array shape {_short(shape)}")
+        if isinstance(data, str):  # Python 2 pickles, read with latin-1
+            data = data.encode("latin-1")
+        count = int(np.prod(shape, dtype=object))
+        if not isinstance(data, (bytes, bytearray)) or len(data) != count * dtype.itemsize:
+            raise MalformedPickle(f"an array of shape {shape} and {dtype} with {_short(type(data).__name__)} data "
+                                  f"of {len(data) if hasattr(data, '__len__') else '?'} bytes")  # fmt: skip
+        self.array = np.frombuffer(data, dtype, count).reshape(shape, order="F" if fortran else "C").copy(order="K")
 
 
 def _numpy_reconstruct(subtype, shape, dtype):
-    # NumPy pickles an empty array here and fills it through __setstate__; the
-    # shape given is always (0,), so no pickle can make this allocate.
+    # NumPy pickles an empty array here and fills it through __setstate__ (BUILD).
     if subtype is not _NDARRAY:
         raise MalformedPickle(f"cannot reconstruct an array of type {subtype!r}")
-    del shape
-    return np.ndarray.__new__(np.ndarray, (0,), dtype)
+    del shape, dtype
+    return _ArrayState()
 
 
 def _numpy_scalar(dtype, data):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise MalformedPickle(f"numpy scalar of unsupported dtype {dtype!r}")
-    return _NUMPY_MULTIARRAY.scalar(dtype, data)
+    dtype = _dtype_of(dtype)
+    return _NUMPY_MULTIARRAY.scalar(dtype, data.encode("latin-1") if isinstance(data, str) else data)
 
 
 def _numpy_frombuffer(buffer, dtype, shape, order):
     # Pickle protocol 5 writes arrays as raw buffers; reshape checks the size.
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or order not in ("C", "F"):
-        raise MalformedPickle(f"unsupported array buffer (dtype {dtype!r}, order {order!r})")
+    dtype = _dtype_of(dtype)
+    if order not in ("C", "F"):
+        raise MalformedPickle(f"unsupported array buffer (order {order!r})")
     return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+
+
+def _resolved(obj):
+    """`obj` with every array and dtype stand-in replaced by what it stands for (in place in dicts and lists)."""
+    visited = set()
+
+    def resolve(value, depth):
+        if isinstance(value, _ArrayState):
+            if value.array is None:
+                raise MalformedPickle("an array that was never given its data")
+            return value.array
+        if isinstance(value, _DtypeState):
+            return value.dtype
+        if depth > MAX_NESTING:
+            raise MalformedPickle(f"containers nested more than {MAX_NESTING} levels deep, not a weights file")
+        if isinstance(value, (dict, list)) and id(value) not in visited:
+            visited.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in list(items):
+                value[key] = resolve(item, depth + 1)
+        elif isinstance(value, tuple):
+            return tuple(resolve(item, depth + 1) for item in value)
+        return value
+
+    return resolve(obj, 0)
 
 
 _NUMPY_MULTIARRAY = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
@@ -132,7 +236,7 @@ def numpy_globals():
     """Allowed globals for pickled NumPy arrays, dtypes and scalars (NumPy 1 and 2 names)."""
     allowed = {
         ("numpy", "ndarray"): _NDARRAY,
-        ("numpy", "dtype"): np.dtype,
+        ("numpy", "dtype"): SafeGlobal("numpy.dtype", _numpy_dtype),
         ("_codecs", "encode"): SafeGlobal("_codecs.encode", _latin1_encode),
     }
     # NumPy 1 writes `numpy.core.multiarray`, NumPy 2 `numpy._core.multiarray`.
@@ -210,7 +314,7 @@ def load_restricted(file, path, allowed, persistent_load=None, what="the pickle"
     """
     unpickler = RestrictedUnpickler(file, path, allowed, persistent_load)
     try:
-        return unpickler.load()
+        return _resolved(unpickler.load())
     except CheckpointError:
         raise
     except MalformedPickle as error:

@@ -218,6 +218,11 @@ def malformed_cases():
         ("pdparams-split-garbage", pickle.dumps({"UnpackBigParamInfor@@": {"w": {"slices": ["nope"]}}}, protocol=2),
          ".pdparams", "split"),
         ("codecs-zlib", b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.", ".pdparams", None),
+        ("numpy-dtype-flags-pdparams", _dtype_state_pickle(flags=1), ".pdparams", "dtype state"),
+        ("numpy-dtype-flags-zip", zip_container(_dtype_state_pickle(flags=1)), ".pt", "dtype state"),
+        ("numpy-dtype-itemsize-pdparams", _dtype_state_pickle(itemsize=1000), ".pdparams", "dtype state"),
+        ("numpy-dtype-object", pickle.dumps({"w": np.array([None, 1], dtype=object)}, protocol=2), ".pdparams",
+         "not a numeric array"),
         ("float8-tensor", zip_container(_float8_pickle(), [("0", b"\x00" * 4)]), ".pt", "no NumPy equivalent"),
     ]
     return [Case(f"file/malformed/{case_id}", f"malformed-{case_id}{suffix}", data, BAD, reason)
@@ -253,6 +258,15 @@ def _patched_entry(data, member=b"archive/data/0", flags=0, method=None, local_n
                 buffer[local + 30 : local + 30 + name_length] = local_name
         entry = buffer.find(b"PK\x01\x02", entry + 4)
     return bytes(buffer)
+
+
+def _dtype_state_pickle(itemsize=-1, flags=0):
+    """`{"w": float32 array}` pickled, its dtype's BUILD state given another itemsize and flags (flags 1: "holds
+    object references", which made NumPy treat the floats as pointers)."""
+    data = pickle.dumps({"w": np.zeros(2, np.float32)}, protocol=2)
+    written = b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"
+    assert data.count(written) == 1
+    return data.replace(written, b"NNNJ" + struct.pack("<i", itemsize) + b"J\xff\xff\xff\xffK" + bytes([flags]) + b"t")
 
 
 def _keras_zip():
