@@ -12,6 +12,7 @@ behaviour of a function or marker that later loads rely on.
 """
 
 import pickle
+import reprlib
 import struct
 
 import numpy as np
@@ -103,7 +104,8 @@ def _latin1_encode(text, encoding="utf-8"):
 _NDARRAY = SafeGlobal("numpy.ndarray")
 # Numbers only: a weights file holds no strings, objects or records in its arrays.
 _NUMERIC_KINDS = "biufc"
-# Containers nested deeper than this are no weights file (and would end the walk in a RecursionError).
+# A state dict nests two or three levels (checkpoint → network → tensors); far deeper is no weights file
+# (and Python's recursion limit would end a walk over it with a RecursionError).
 MAX_NESTING = 100
 
 
@@ -125,21 +127,26 @@ class _DtypeState:
         written = self.dtype.__reduce__()[2]
         byteorders = ("<", ">") if written[1] in ("<", ">") else (written[1],)
         if not isinstance(state, tuple) or len(state) != len(written) or state[0] != written[0]:
-            raise MalformedPickle(f"a NumPy dtype state {_short(state)} that NumPy does not write")
+            raise MalformedPickle(f"a NumPy dtype state {short_repr(state)} that NumPy does not write")
         if state[1] not in byteorders or state[2:] != written[2:]:
-            raise MalformedPickle(f"a NumPy dtype state {_short(state)} that NumPy does not write for {self.dtype}")
+            raise MalformedPickle(f"a NumPy dtype state {short_repr(state)} that NumPy does not write for {self.dtype}")
         self.dtype = self.dtype.newbyteorder(state[1])
 
 
-def _short(value, limit=120):
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_REPR = reprlib.Repr()
+_REPR.maxtuple = _REPR.maxlist = 10
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def short_repr(value):
+    """A `repr` of bounded length, for messages about what a damaged pickle holds."""
+    return _REPR.repr(value)
 
 
 def _numpy_dtype(code, align=False, copy=False):
     del align, copy
     if not isinstance(code, str):
-        raise MalformedPickle(f"a NumPy dtype made from {_short(code)}")
+        raise MalformedPickle(f"a NumPy dtype made from {short_repr(code)}")
     try:
         dtype = np.dtype(code)
     except TypeError as error:
@@ -151,7 +158,7 @@ def _numpy_dtype(code, align=False, copy=False):
 
 def _dtype_of(value):
     if not isinstance(value, _DtypeState):
-        raise MalformedPickle(f"an array or scalar with the dtype {_short(value)}")
+        raise MalformedPickle(f"an array or scalar with the dtype {short_repr(value)}")
     return value.dtype
 
 
@@ -169,17 +176,17 @@ class _ArrayState:
 
     def __setstate__(self, state):
         if not isinstance(state, tuple) or len(state) not in (4, 5):
-            raise MalformedPickle(f"an array state {_short(state)}")
+            raise MalformedPickle(f"an array state {short_repr(state)}")
         shape, dtype, fortran, data = state[-4:]
         dtype = _dtype_of(dtype)
         if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
-            raise MalformedPickle(f"an array shape {_short(shape)}")
+            raise MalformedPickle(f"an array shape {short_repr(shape)}")
         if isinstance(data, str):  # Python 2 pickles, read with latin-1
             data = data.encode("latin-1")
         count = int(np.prod(shape, dtype=object))
         if not isinstance(data, (bytes, bytearray)) or len(data) != count * dtype.itemsize:
-            raise MalformedPickle(f"an array of shape {shape} and {dtype} with {_short(type(data).__name__)} data "
-                                  f"of {len(data) if hasattr(data, '__len__') else '?'} bytes")  # fmt: skip
+            size = len(data) if isinstance(data, (bytes, bytearray)) else type(data).__name__
+            raise MalformedPickle(f"an array of shape {short_repr(shape)} and {dtype} with data of {size} bytes")
         self.array = np.frombuffer(data, dtype, count).reshape(shape, order="F" if fortran else "C").copy(order="K")
 
 
@@ -204,29 +211,39 @@ def _numpy_frombuffer(buffer, dtype, shape, order):
     return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
 
 
-def _resolved(obj):
-    """`obj` with every array and dtype stand-in replaced by what it stands for (in place in dicts and lists)."""
+def replace_leaves(obj, replace):
+    """`obj` with every value that `replace(value)` swaps for another object swapped (in place in dicts and
+    lists, so shared containers stay shared and an OrderedDict keeps `_metadata`; tuples are rebuilt).
+
+    Raises:
+        MalformedPickle: containers nested more than `MAX_NESTING` levels deep.
+    """
     visited = set()
 
-    def resolve(value, depth):
-        if isinstance(value, _ArrayState):
-            if value.array is None:
-                raise MalformedPickle("an array that was never given its data")
-            return value.array
-        if isinstance(value, _DtypeState):
-            return value.dtype
+    def walk(value, depth):
         if depth > MAX_NESTING:
             raise MalformedPickle(f"containers nested more than {MAX_NESTING} levels deep, not a weights file")
+        replaced = replace(value)
+        if replaced is not value:
+            return replaced
         if isinstance(value, (dict, list)) and id(value) not in visited:
             visited.add(id(value))
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in list(items):
-                value[key] = resolve(item, depth + 1)
+                value[key] = walk(item, depth + 1)
         elif isinstance(value, tuple):
-            return tuple(resolve(item, depth + 1) for item in value)
+            return tuple(walk(item, depth + 1) for item in value)
         return value
 
-    return resolve(obj, 0)
+    return walk(obj, 0)
+
+
+def _unwrapped(value):
+    if isinstance(value, _ArrayState):
+        if value.array is None:
+            raise MalformedPickle("an array that was never given its data")
+        return value.array
+    return value.dtype if isinstance(value, _DtypeState) else value
 
 
 _NUMPY_MULTIARRAY = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
@@ -314,7 +331,7 @@ def load_restricted(file, path, allowed, persistent_load=None, what="the pickle"
     """
     unpickler = RestrictedUnpickler(file, path, allowed, persistent_load)
     try:
-        return _resolved(unpickler.load())
+        return replace_leaves(unpickler.load(), _unwrapped)
     except CheckpointError:
         raise
     except MalformedPickle as error:

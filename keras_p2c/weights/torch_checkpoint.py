@@ -25,7 +25,6 @@ import io
 import lzma
 import math
 import os
-import reprlib
 import struct
 import zipfile
 import zlib
@@ -39,6 +38,8 @@ from keras_p2c.weights.safe_unpickler import (
     SafeGlobal,
     load_restricted,
     numpy_globals,
+    replace_leaves,
+    short_repr,
 )
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -48,16 +49,11 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 # after PROTO (and, from pickle protocol 4, a FRAME header).
 LEGACY_SIGNATURE = b"\x8a\x0a" + LEGACY_MAGIC_NUMBER.to_bytes(10, "little")
 HEADER_SIZE = 32
-# A state dict nests two or three levels (checkpoint → network → tensors); far deeper is no weights file
-# (and Python's recursion limit would end the walk with a RecursionError).
-MAX_NESTING = 100
 # Tensors may be views that overlap in their storage (stride 0, as `expand` makes), so their size is not
 # bounded by the file; above this many elements a view must fit its storage.
 MAX_EXPANDED_ELEMENTS = 1 << 20
 NUMPY_MAX_DIMS = 64
 
-_short = reprlib.Repr()
-_short.maxstring = _short.maxother = 80
 
 # What zipfile raises on a damaged archive besides BadZipFile: names that are not UTF-8 once a flag bit flips
 # (UnicodeDecodeError), a compression method or the encryption flag flipped on (NotImplementedError,
@@ -154,7 +150,7 @@ def _is_int(value):
 
 def _check_int_tuple(name, values):
     if not isinstance(values, (tuple, list)) or not all(_is_int(v) for v in values):
-        raise MalformedPickle(f"tensor {name} must be a tuple of ints, got {_short.repr(values)}")
+        raise MalformedPickle(f"tensor {name} must be a tuple of ints, got {short_repr(values)}")
     return tuple(values)
 
 
@@ -165,13 +161,13 @@ def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks
     size = _check_int_tuple("size", size)
     stride = _check_int_tuple("stride", stride)
     if len(size) != len(stride):
-        raise MalformedPickle(f"tensor size {_short.repr(size)} and stride {_short.repr(stride)} differ in length")
+        raise MalformedPickle(f"tensor size {short_repr(size)} and stride {short_repr(stride)} differ in length")
     return _PendingTensor(storage, offset, size, stride)
 
 
 def _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtype, metadata=None):
     if not isinstance(dtype, SafeGlobal) or not isinstance(dtype.payload, tuple):
-        raise MalformedPickle(f"_rebuild_tensor_v3 needs a torch dtype, got {_short.repr(dtype)}")
+        raise MalformedPickle(f"_rebuild_tensor_v3 needs a torch dtype, got {short_repr(dtype)}")
     element = dtype.payload[0]
     if element is None:
         raise MalformedPickle(f"tensors of {dtype.name} have no NumPy equivalent and cannot be read")
@@ -191,7 +187,7 @@ def _rebuild_from_type_v2(function, new_type, args, state):
     # Tensors with Python attributes or of Parameter type: only the data matters here.
     del state
     if new_type not in (_TENSOR_TYPE, _PARAMETER_TYPE) or not isinstance(function, SafeGlobal):
-        raise MalformedPickle(f"cannot rebuild a tensor of type {_short.repr(new_type)}")
+        raise MalformedPickle(f"cannot rebuild a tensor of type {short_repr(new_type)}")
     return function(*args)
 
 
@@ -228,13 +224,13 @@ def torch_globals():
 def _storage_from_persistent_id(pid, storages):
     """Turn `('storage', type, key, location, numel[, view])` into a `_Storage` (one per key)."""
     if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] not in ("storage", b"storage"):
-        raise MalformedPickle(f"unexpected persistent id {_short.repr(pid)}")
+        raise MalformedPickle(f"unexpected persistent id {short_repr(pid)}")
     storage_type, key, _location, numel = pid[1:5]
     view = pid[5] if len(pid) == 6 else None
     if not isinstance(storage_type, SafeGlobal) or storage_type.name.rsplit(".", 1)[-1] not in STORAGE_DTYPES:
-        raise MalformedPickle(f"unexpected storage type {_short.repr(storage_type)}")
+        raise MalformedPickle(f"unexpected storage type {short_repr(storage_type)}")
     if not isinstance(key, str) or not _is_int(numel) or numel < 0:
-        raise MalformedPickle(f"bad storage key or size in {_short.repr(pid)}")
+        raise MalformedPickle(f"bad storage key or size in {short_repr(pid)}")
     dtype = storage_type.payload[0]
     if key not in storages:
         storages[key] = _Storage(key, dtype, numel)
@@ -247,7 +243,7 @@ def _storage_from_persistent_id(pid, storages):
     view_key, view_offset, view_size = view
     inside = _is_int(view_offset) and _is_int(view_size) and 0 <= view_offset <= view_offset + view_size <= numel
     if not inside:
-        raise MalformedPickle(f"storage view {_short.repr(view)} lies outside its storage of {numel} elements")
+        raise MalformedPickle(f"storage view {short_repr(view)} lies outside its storage of {numel} elements")
     return _Storage(key, dtype, view_size, offset=view_offset)
 
 
@@ -274,11 +270,11 @@ def _tensor_to_numpy(tensor, raw_bytes, byteorder):
     if len(size) > NUMPY_MAX_DIMS:
         raise MalformedPickle(f"a tensor of {len(size)} dimensions (NumPy arrays have at most {NUMPY_MAX_DIMS})")
     if any(s < 0 for s in size) or offset < 0:
-        raise MalformedPickle(f"negative tensor size {_short.repr(size)} or offset {offset}")
+        raise MalformedPickle(f"negative tensor size {short_repr(size)} or offset {offset}")
     count = math.prod(size)
     if count > max(len(elements), MAX_EXPANDED_ELEMENTS):
         raise MalformedPickle(
-            f"a tensor of size {_short.repr(size)} ({count:,} elements) views a storage of {len(elements):,} "
+            f"a tensor of size {short_repr(size)} ({count:,} elements) views a storage of {len(elements):,} "
             "elements with overlapping strides; copied out it would not fit in memory"
         )
     if 0 in size:
@@ -289,7 +285,7 @@ def _tensor_to_numpy(tensor, raw_bytes, byteorder):
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= len(elements):
             raise MalformedPickle(
-                f"tensor of size {_short.repr(size)}, stride {_short.repr(stride)} and offset {offset} reaches element "
+                f"tensor of size {short_repr(size)}, stride {short_repr(stride)} and offset {offset} reaches element "
                 f"{last} of a storage of {len(elements)} elements"
             )
         array = np.lib.stride_tricks.as_strided(
@@ -308,26 +304,15 @@ def _tensor_to_numpy(tensor, raw_bytes, byteorder):
 def _materialize(obj, read_bytes, byteorder):
     """Replace every `_PendingTensor` in `obj` by a NumPy array, keeping containers and key order."""
     arrays = {}
-    visited = set()
 
-    def convert(value, depth):
-        if depth > MAX_NESTING:
-            raise MalformedPickle(f"containers nested more than {MAX_NESTING} levels deep, not a weights file")
-        if isinstance(value, _PendingTensor):
-            if id(value) not in arrays:
-                arrays[id(value)] = _tensor_to_numpy(value, read_bytes(value.storage.key), byteorder)
-            return arrays[id(value)]
-        if isinstance(value, (dict, list)) and id(value) not in visited:
-            # In place, so shared containers stay shared and OrderedDict keeps `_metadata`.
-            visited.add(id(value))
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in list(items):
-                value[key] = convert(item, depth + 1)
-        elif isinstance(value, tuple):
-            return tuple(convert(item, depth + 1) for item in value)
-        return value
+    def convert(value):
+        if not isinstance(value, _PendingTensor):
+            return value
+        if id(value) not in arrays:
+            arrays[id(value)] = _tensor_to_numpy(value, read_bytes(value.storage.key), byteorder)
+        return arrays[id(value)]
 
-    return convert(obj, 0)
+    return replace_leaves(obj, convert)
 
 
 def _read_member(archive, name):
