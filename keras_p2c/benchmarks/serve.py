@@ -252,8 +252,9 @@ if __name__ == "__main__":
     parser.add_argument("--ngf", type=int, default=32)
     parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument("--model-dir")
+    parser.add_argument("--batching-args", default="--batch-timeout-micros 5000", help="p2c serve options, one string")
     options = parser.parse_args()
     print(json.dumps(run(
         repeats=options.repeats, ngf=options.ngf, model_dir=options.model_dir, parts=options.parts.split(","),
-        concurrency=tuple(int(c) for c in options.concurrency.split(",")),
+        concurrency=tuple(int(c) for c in options.concurrency.split(",")), batching_args=options.batching_args.split(),
     ), indent=1))  # fmt: skip

@@ -41,7 +41,7 @@ def add_arguments(parser):
     # The file's field names; defaults (when neither the file nor the option sets one) are in the help.
     parser.add_argument("--max-batch-size", type=int, help="rows per model call (default 8)")
     parser.add_argument("--batch-timeout-micros", type=int, help="how long a request waits for others (default 5000)")
-    parser.add_argument("--num-batch-threads", type=int, help="batches run at the same time (default 1)")
+    parser.add_argument("--num-batch-threads", type=int, help="batches run at the same time (default 2)")
     parser.add_argument("--max-enqueued-batches", type=int, help="queue length in batches before 503 (default 100)")
     parser.add_argument(
         "--graceful-shutdown-seconds", type=float, default=DEFAULT_GRACEFUL_SHUTDOWN_SECONDS,

@@ -1,5 +1,7 @@
 """Serving the generator: export (SavedModel for TF Serving, LiteRT, ONNX), and TF Serving's REST API over
-the SavedModel (version registry, server, request codec, the full-photo signature, a client).
+the SavedModel (version registry, server, request codec, the full-photo signature, a client), with TF
+Serving's operations: config files (`config_files`), warm-up (`warmup`), request batching (`batching`) and
+Prometheus metrics (`metrics`).
 
 TensorFlow, FastAPI and uvicorn load only in the modules that need them; `Client` needs none of them.
 """

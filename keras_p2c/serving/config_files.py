@@ -191,7 +191,9 @@ class BatchingParameters:
     max_batch_size: int = 8
     batch_timeout_micros: int = 5000
     max_enqueued_batches: int = 100
-    num_batch_threads: int = 1
+    # Two: while one batch runs, the next forms and starts (one thread serialised them and lost throughput
+    # against unbatched serving on the 2-core CPU; see the README's serving section).
+    num_batch_threads: int = 2
     allowed_batch_sizes: tuple = ()
 
     def __post_init__(self):

@@ -122,7 +122,7 @@ def nth(kinds, turn):
 
 
 def good_rows(rng, cid, turn):
-    images = tuple(rng.randrange(len(pool())) for _ in range(rng.randint(1, 3)))
+    images = tuple(rng.randrange(len(pool())) for _ in range(rng.randint(1, 2)))
     body = functools.partial(lambda ims: dumps({"instances": [b64(pool()[i]) for i in ims]}), images)
     suffix = rng.choice(["", "/versions/1", "/labels/stable"])
     return Request(f"{cid}/rows{len(images)}{suffix.replace('/', '-')}", "POST", predict_path(suffix=suffix), body, GOOD, images)
@@ -137,6 +137,9 @@ def good_columns(rng, cid, turn):
 
 
 def good_floats(rng, cid, turn):
+    """Every fourth turn a float image (a ~1 MB body and a ~3 MB answer, the slow kind), else rows on a version."""
+    if turn % 4:
+        return good_rows(rng, cid, turn)
     body = functools.partial(lambda seed: dumps({"signature_name": "predict_images", "instances": float_image(seed)}), rng.randrange(2**32))
     return Request(f"{cid}/floats", "POST", predict_path(), body, GOOD)
 
@@ -297,7 +300,7 @@ def path_trick(rng, cid, turn):
 
 
 MAKERS = (
-    good_rows, malformed_json, good_columns, deep_nesting, huge_numbers, bad_base64, good_rows, bad_image_bytes,
+    good_rows, malformed_json, deep_nesting, huge_numbers, bad_base64, good_columns, bad_image_bytes,
     wrong_shape_or_dtype, unknown_target, good_floats, oversized, empty_body, wrong_method, path_trick, flipped_json,
 )  # fmt: skip
 
@@ -409,7 +412,7 @@ def _run(servers, cases):
 
 def test_generated_requests(servers):
     cases = generate(100)
-    assert sum(c.expect == GOOD for c in cases) >= 15 and sum(c.expect == BAD for c in cases) >= 60
+    assert sum(c.expect == GOOD for c in cases) >= 15 and sum(c.expect == BAD for c in cases) >= 70
     _run(servers, cases)
 
 

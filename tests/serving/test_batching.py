@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -34,14 +35,26 @@ class FakeServed:
 
 
 def _batcher(**options):
+    """One batch thread unless told otherwise: the tests hold it busy to make requests queue up."""
     seen = []
+    options.setdefault("num_batch_threads", 1)
     batcher = Batcher(BatchingParameters(**options), on_batch=lambda *args: seen.append(args))
     return batcher, seen
 
 
-def _wait_for_queued(batcher, count):
-    while sum(len(q) for q in batcher._queues.values()) < count:
-        threading.Event().wait(0.01)
+def _wait_until(condition, what, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def _wait_for_queued(batcher, count, served=None):
+    """Until `count` rows are queued, or (with `served`) queued or inside the model's held call."""
+    def rows():
+        return sum(task.rows for q in batcher._queues.values() for task in q) + (sum(served.calls) if served else 0)
+
+    _wait_until(lambda: rows() >= count, f"{count} rows are queued")
 
 
 def test_batch_rows():
@@ -57,8 +70,8 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_rows():
     values = [np.full((1, 3), float(i)) for i in range(9)]
     with concurrent.futures.ThreadPoolExecutor(9) as pool:
         futures = [pool.submit(batcher.predict, served, "s", {"x": v}) for v in values]
-        # The first call holds the only batch thread; the other 8 requests queue up behind it.
-        _wait_for_queued(batcher, 8)
+        # The first call (1 row or more, as they arrive) holds the only batch thread; the rest queue behind it.
+        _wait_for_queued(batcher, 9, served)
         gate.set()
         results = [f.result(30) for f in futures]
     for value, result in zip(values, results):
@@ -76,7 +89,7 @@ def test_a_bad_request_in_a_batch_fails_alone():
     values = [np.full((1, 2), -1.0 if i == 3 else float(i)) for i in range(6)]
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(batcher.predict, served, "s", {"x": v}) for v in values]
-        _wait_for_queued(batcher, 5)
+        _wait_for_queued(batcher, 6, served)
         gate.set()
         outcomes = [f.exception(30) or f.result() for f in futures]
     assert isinstance(outcomes[3], ValueError)
@@ -93,8 +106,7 @@ def test_requests_of_other_signatures_or_shapes_are_not_mixed():
     inputs = [("a", np.zeros((1, 2))), ("b", np.zeros((1, 2))), ("a", np.zeros((1, 3))), ("a", np.ones((1, 2)))]
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         blocker = pool.submit(batcher.predict, served, "z", {"x": np.zeros((1, 1))})
-        while not served.calls:
-            threading.Event().wait(0.01)
+        _wait_until(lambda: served.calls, "the first call is in the model")
         futures = [pool.submit(batcher.predict, served, name, {"x": x}) for name, x in inputs]
         _wait_for_queued(batcher, 4)
         gate.set()
@@ -124,8 +136,7 @@ def test_full_queue_gets_503_and_stop_drains():
     batcher, _ = _batcher(max_batch_size=1, max_enqueued_batches=2, batch_timeout_micros=0)
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         running = pool.submit(batcher.predict, served, "s", {"x": np.zeros((1, 1))})
-        while not served.calls:
-            threading.Event().wait(0.01)
+        _wait_until(lambda: served.calls, "the first call is in the model")
         queued = [pool.submit(batcher.predict, served, "s", {"x": np.ones((1, 1))}) for _ in range(2)]
         _wait_for_queued(batcher, 2)
         with pytest.raises(Unavailable) as caught:
@@ -145,4 +156,16 @@ def test_a_lone_request_runs_after_the_timeout():
     batcher, seen = _batcher(max_batch_size=8, batch_timeout_micros=20_000)
     assert batcher.predict(served, "s", {"x": np.ones((2, 1))})["y"].shape == (2, 1)
     assert served.calls == [2] and seen[0][4] > 0  # it waited in the queue for company that never came
+    batcher.stop()
+
+
+def test_batch_threads_run_batches_at_the_same_time():
+    gate = threading.Event()
+    served = FakeServed(gate)
+    batcher, _ = _batcher(num_batch_threads=2, max_batch_size=1, batch_timeout_micros=0)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(batcher.predict, served, "s", {"x": np.full((1, 1), float(i))}) for i in range(2)]
+        _wait_until(lambda: len(served.calls) == 2, "both calls are in the model at once")
+        gate.set()
+        assert sorted(f.result(30)["y"].item() for f in futures) == [0.0, 2.0]
     batcher.stop()
