@@ -109,7 +109,7 @@ def _check_image_sizes(arrays, max_pixels):
         if array.dtype != object:
             continue
         for index, value in enumerate(array.reshape(-1)):
-            size = header_size(bytes(value)) if isinstance(value, bytes) else None
+            size = header_size(value) if isinstance(value, bytes) else None
             if size is not None and size[0] * size[1] > max_pixels:
                 raise RequestError(
                     f"input {name!r}, value {index}: the image is {size[0]}x{size[1]} pixels, over the limit of "
@@ -239,8 +239,8 @@ def create_app(registries, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, batching
             response = await run_in_threadpool(_predict, served, signature_name, body, run, max_pixels)
             status = 200
             return JSONResponse(response)
-        except RequestError as request_error:
-            status = request_error.status
+        except RequestError as refused:
+            status = refused.status
             raise
         finally:
             in_flight.dec()
