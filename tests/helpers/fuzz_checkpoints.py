@@ -447,7 +447,8 @@ def checkpoint_cases(seed, mutated):
     cases = [Case(seed_id, name, data, GOOD) for seed_id, name, data in good_seeds()]
     cases += edited_cases(seed) + malformed_cases() + hostile_cases()
     copies = []
-    per_seed = mutated // (2 * len(good_seeds())) + 1
+    zipped = sum(1 for _, _, data in good_seeds() if data.startswith(b"PK"))  # these get data.pkl copies too
+    per_seed = mutated // (len(good_seeds()) + zipped) + 1
     for seed_id, name, data in good_seeds():
         copies += damaged(seed, seed_id, name, functools.partial(bytes, data), len(data), per_seed, header=256)
         if data.startswith(b"PK"):
