@@ -1,8 +1,11 @@
 """Serving test helpers: PNG round trips, what an export must reproduce, `p2c serve`'s app on a loopback port."""
 
 import contextlib
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import numpy as np
 
@@ -59,3 +62,13 @@ def running_server(registry, **app_options):
         server.should_exit = True
         thread.join(10)
         registry.stop_polling()
+
+
+def http_json(url, data=None, method=None, headers=None, timeout=120):
+    """`(status, JSON body)` of one HTTP request, error statuses included (the server answers JSON for both)."""
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

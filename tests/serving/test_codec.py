@@ -1,8 +1,6 @@
 """TF Serving's REST JSON codec: hostile values are refused as client errors (400), never crash the server."""
 
 import json
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -10,7 +8,7 @@ import tensorflow as tf
 
 from keras_p2c.serving.codec import MAX_NESTING_DEPTH, RequestError, decode_request, encode_response
 from keras_p2c.serving.registry import ModelRegistry
-from tests.helpers.serving import running_server
+from tests.helpers.serving import http_json, running_server
 
 IMAGES = {"images": tf.TensorSpec([None, 2, 2, 3], tf.float32)}
 COUNTS = {"counts": tf.TensorSpec([None], tf.int32)}
@@ -65,12 +63,7 @@ def test_non_finite_outputs_are_request_errors():
 
 
 def _post(url, data):
-    request = urllib.request.Request(url, data=data, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return http_json(url, data, "POST")
 
 
 def test_server_answers_400_for_huge_values_and_deep_nesting(exported):

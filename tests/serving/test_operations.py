@@ -5,7 +5,6 @@ import concurrent.futures
 import json
 import shutil
 import time
-import urllib.error
 import urllib.request
 
 import numpy as np
@@ -16,7 +15,7 @@ from keras_p2c.serving import Client
 from keras_p2c.serving.config_files import BatchingParameters, VersionPolicy
 from keras_p2c.serving.registry import ModelRegistry
 from keras_p2c.serving.warmup import WARMUP_FILE, write_warmup_file
-from tests.helpers.serving import decode_png, face_like_png, running_server
+from tests.helpers.serving import decode_png, face_like_png, http_json, running_server
 
 MODEL = "photo2cartoon"
 
@@ -40,15 +39,6 @@ def served(exported, tmp_path_factory):
         yield url, registry, notes
 
 
-def _raw(url, data=None, method=None):
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def _b64(data):
     return {"b64": base64.b64encode(data).decode()}
 
@@ -58,16 +48,16 @@ def test_versions_and_labels(served):
     status = Client(url, MODEL).status()["model_version_status"]
     assert [s["version"] for s in status] == ["2", "1"] and all(s["state"] == "AVAILABLE" for s in status)
     for label, version in (("stable", "1"), ("canary", "2")):
-        code, body = _raw(f"{url}/v1/models/{MODEL}/labels/{label}")
+        code, body = http_json(f"{url}/v1/models/{MODEL}/labels/{label}")
         assert code == 200 and [s["version"] for s in body["model_version_status"]] == [version]
-        code, body = _raw(f"{url}/v1/models/{MODEL}/labels/{label}/metadata")
+        code, body = http_json(f"{url}/v1/models/{MODEL}/labels/{label}/metadata")
         assert code == 200 and body["model_spec"]["version"] == version
     png = json.dumps({"instances": [_b64(face_like_png(40, 40, seed=1)[0])]}).encode()
-    code, body = _raw(f"{url}/v1/models/{MODEL}/labels/stable:predict", data=png, method="POST")
+    code, body = http_json(f"{url}/v1/models/{MODEL}/labels/stable:predict", data=png, method="POST")
     assert code == 200 and decode_png(base64.b64decode(body["predictions"][0]["b64"])).shape == (256, 256, 3)
-    code, body = _raw(f"{url}/v1/models/{MODEL}/labels/nope:predict", data=png, method="POST")
+    code, body = http_json(f"{url}/v1/models/{MODEL}/labels/nope:predict", data=png, method="POST")
     assert code == 404 and "Unrecognized servable version label: nope" in body["error"]
-    code, body = _raw(f"{url}/v1/models/{MODEL}/versions/3", method="GET")
+    code, body = http_json(f"{url}/v1/models/{MODEL}/versions/3", method="GET")
     assert code == 404 and set(body) == {"error"}
 
 
@@ -94,11 +84,11 @@ def test_metrics_count_requests_and_show_model_state(served):
     body = json.dumps({"instances": [_b64(face_like_png(24, 24, seed=2)[0])]}).encode()
     before = scrape(url)
     for _ in range(3):
-        assert _raw(f"{url}/v1/models/{MODEL}/labels/canary:predict", data=body, method="POST")[0] == 200
+        assert http_json(f"{url}/v1/models/{MODEL}/labels/canary:predict", data=body, method="POST")[0] == 200
     bad = json.dumps({"instances": [_b64(b"not an image")]}).encode()
-    assert _raw(f"{url}/v1/models/{MODEL}/versions/1:predict", data=bad, method="POST")[0] == 400
-    assert _raw(f"{url}/v1/models/{MODEL}/versions/1:predict", data=b"{", method="POST")[0] == 400
-    assert _raw(f"{url}/v1/models/{'x' * 40}:predict", data=body, method="POST")[0] == 404
+    assert http_json(f"{url}/v1/models/{MODEL}/versions/1:predict", data=bad, method="POST")[0] == 400
+    assert http_json(f"{url}/v1/models/{MODEL}/versions/1:predict", data=b"{", method="POST")[0] == 400
+    assert http_json(f"{url}/v1/models/{'x' * 40}:predict", data=body, method="POST")[0] == 404
     after = scrape(url)
 
     def delta(name, **labels):
@@ -153,7 +143,7 @@ def test_a_bad_request_does_not_fail_its_batch(served):
     def send(index):
         data = b"not an image" if index % 4 == 1 else good
         body = json.dumps({"instances": [_b64(data)]}).encode()
-        return _raw(f"{url}/v1/models/{MODEL}/versions/1:predict", data=body, method="POST")
+        return http_json(f"{url}/v1/models/{MODEL}/versions/1:predict", data=body, method="POST")
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(send, range(8)))

@@ -5,15 +5,13 @@ import concurrent.futures
 import json
 import shutil
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
 
 from keras_p2c.serving import Client, ServingError
 from keras_p2c.serving.registry import ModelRegistry
-from tests.helpers.serving import decode_png, face_like_png, keras_cartoon, running_server
+from tests.helpers.serving import decode_png, face_like_png, http_json, keras_cartoon, running_server
 
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -30,12 +28,7 @@ def server(exported, tmp_path_factory):
 
 
 def _raw(url, data=None, method=None, headers=None):
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return http_json(url, data, method, headers, timeout=60)
 
 
 def test_round_trip_matches_keras_generator(server):
