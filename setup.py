@@ -12,6 +12,8 @@ BASE = [
     "pyyaml",
     "tqdm",
     "ai-edge-litert",
+    # The generator's fastest CPU runtime measured (p2c benchmark --what peers): picked by --runtime auto.
+    "openvino",
 ]
 
 EXTRAS = {

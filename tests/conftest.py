@@ -2,6 +2,11 @@ import os
 
 # Quieter TensorFlow start-up in test logs.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The generator on Keras' own predict unless a test picks a runtime: the tests' small random generators
+# would otherwise each be converted to OpenVINO and checked (~10 s apiece). The choice itself is tested
+# in tests/inference/test_runtimes.py and tests/serving/test_accelerated.py, and p2c cartoonize's
+# default in tests/cli/test_cartoonize.py.
+os.environ.setdefault("KERAS_P2C_RUNTIME", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

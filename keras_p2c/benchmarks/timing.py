@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 
 from keras_p2c.atomic import write_text_atomic
+from keras_p2c.cpu import INSTRUCTION_SETS, cpu_record, has_bf16_units  # noqa: F401 - the record's parts
 
 
 def time_repeated(function, repeats, warmup=2):
@@ -23,34 +24,6 @@ def time_repeated(function, repeats, warmup=2):
         function()
         seconds.append(time.perf_counter() - start)
     return {"min_s": min(seconds), "median_s": statistics.median(seconds), "repeats": repeats, "all_s": seconds}
-
-
-# The instruction sets that decide which CPU kernels run: machines of one kind have come with AVX-512 and
-# bf16/AMX units or with AVX2 only, and their times differ by ~2x.
-INSTRUCTION_SETS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
-
-
-def cpu_record(cpuinfo="/proc/cpuinfo"):
-    """`{"cpu_model", "instruction_sets"}` of the first CPU in `cpuinfo` (Linux); `None`s where it is unreadable."""
-    try:
-        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {"cpu_model": platform.processor() or None, "instruction_sets": None}
-    fields = {}
-    for line in text.split("\n\n")[0].splitlines():
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-    flags = set(fields.get("flags", "").split())
-    return {
-        "cpu_model": fields.get("model name") or platform.processor() or None,
-        "instruction_sets": {name: name in flags for name in INSTRUCTION_SETS} if flags else None,
-    }
-
-
-def has_bf16_units(record=None):
-    """Whether the CPU computes bfloat16 in hardware (AVX512_BF16 or AMX); elsewhere it is emulated, and slower."""
-    sets = (record or cpu_record())["instruction_sets"] or {}
-    return bool(sets.get("avx512_bf16") or sets.get("amx_bf16"))
 
 
 def load_average():

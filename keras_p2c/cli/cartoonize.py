@@ -14,6 +14,7 @@ from pathlib import Path
 
 # NumPy + OpenCV only (no TensorFlow): `p2c cartoonize --help` stays fast.
 from keras_p2c.cli.face_options import add_landmarks_argument
+from keras_p2c.cli.runtime_options import add_runtime_arguments
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE
 from keras_p2c.faces.landmarks import LandmarksUnavailableError
 from keras_p2c.faces.quality import face_quality
@@ -64,6 +65,7 @@ def add_arguments(parser):
         "raise it for small faces in large photos",
     )
     add_landmarks_argument(parser)
+    add_runtime_arguments(parser)
     parser.add_argument("--cache-dir", help="download/conversion cache (default $KERAS_P2C_HOME or ~/.cache/keras_p2c)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -119,13 +121,16 @@ def photo_notes(result, all_faces):
     return notes
 
 
-def _summary(processed, n_faces, skipped, notes, output_dir):
+def _summary(processed, n_faces, skipped, notes, output_dir, runtime=None):
     # Every input is either processed or skipped (non-images and empty folders included), so the counts add up.
     total = processed + len(skipped)
     lines = [
         f"p2c cartoonize: {processed} of {total} input(s) processed ({n_faces} face(s)), {len(skipped)} skipped "
         f"-> {output_dir}"
     ]
+    if runtime is not None and runtime.chosen is not None:
+        lines.append(f"generator: {runtime.describe()}")
+        lines.extend(f"  passed over {reason}" for reason in runtime.passed_over)
     if notes:
         lines.append(f"notes on {len(notes)}:")
         lines.extend(f"  {name}: {'; '.join(remarks)}" for name, remarks in notes)
@@ -179,7 +184,7 @@ def run(args):
             remarks = photo_notes(result, args.all_faces)
             if remarks:
                 notes.append((str(path), remarks))
-    print(_summary(processed, n_faces, skipped, notes, args.output_dir))
+    print(_summary(processed, n_faces, skipped, notes, args.output_dir, predictor.runtime))
     return 0 if processed else 1
 
 
@@ -187,6 +192,7 @@ def _make_predictor(args):
     """The predictor for these options, or `None` after printing why the weights cannot be loaded."""
     from keras_p2c.faces.mask_model import MaskModelError
     from keras_p2c.inference import Photo2Cartoon
+    from keras_p2c.inference.runtimes import RuntimeUnavailable
     from keras_p2c.weights import DownloadError
 
     # "auto": the cached portrait-segmentation model, fetched on first use (one-off, ~36 MB).
@@ -203,8 +209,10 @@ def _make_predictor(args):
             detect_size=args.detect_size,
             progress=not args.quiet,
             landmarks=args.landmarks,
+            runtime=args.runtime,
+            precision=args.precision,
         )
-    except (MaskModelError, LandmarksUnavailableError) as error:
+    except (MaskModelError, LandmarksUnavailableError, RuntimeUnavailable) as error:
         print(f"p2c cartoonize: {error}", file=sys.stderr)
         return None
     except (OSError, ValueError, DownloadError) as error:

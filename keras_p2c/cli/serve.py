@@ -3,6 +3,8 @@
 import signal
 import sys
 
+from keras_p2c.cli.runtime_options import add_runtime_arguments
+
 
 def add_arguments(parser):
     from keras_p2c.images.io import DEFAULT_MAX_PIXELS  # FastAPI and friends: only for this command
@@ -47,6 +49,7 @@ def add_arguments(parser):
         "--graceful-shutdown-seconds", type=float, default=DEFAULT_GRACEFUL_SHUTDOWN_SECONDS,
         help="on SIGTERM, how long requests in flight may take to finish",
     )  # fmt: skip
+    add_runtime_arguments(parser)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument(
         "--full-photo",
@@ -101,7 +104,10 @@ def run(args):
     try:
         batching = _batching(args)
         extensions = {PHOTO_SIGNATURE: PhotoSignature()} if args.full_photo else {}
-        options = {"poll_seconds": args.poll_seconds, "extensions": extensions, "warmup": not args.no_warmup}
+        options = {
+            "poll_seconds": args.poll_seconds, "extensions": extensions, "warmup": not args.no_warmup,
+            "runtime": {"runtime": args.runtime, "precision": args.precision},
+        }  # fmt: skip
         registries = _registries(args, options)
     except (OSError, ValueError, ModelLoadError) as error:
         print(f"p2c serve: {error}", file=sys.stderr)
@@ -114,6 +120,8 @@ def run(args):
         for served in reversed(registry.served()):
             warmup = served.warmup
             warmed = "no warm-up" if warmup is None else f"warm-up: {warmup.requests} request(s), {warmup.seconds:.2f} s"
+            if served.accelerated is not None:
+                warmed += f"; generator on {served.accelerated.runtime.requested[0]}, chosen on the first request"
             print(f"serving {registry.name} version {served.version} from {served.path} ({warmed})", flush=True)
         for label, version in sorted(registry.version_labels.items()):
             print(f"  label {label} → version {version}", flush=True)

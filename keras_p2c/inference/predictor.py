@@ -26,6 +26,7 @@ from keras_p2c.faces.prepare import prepare_face, select_faces
 from keras_p2c.faces.segment import resolve_segmenter
 from keras_p2c.images import DEFAULT_MAX_PIXELS, as_rgb, read_image, short_reason, write_image_atomic
 from keras_p2c.inference.results import Cartoonization, SkippedPhoto
+from keras_p2c.inference.runtimes import select_runtime
 from keras_p2c.weights.release import load_generator
 
 # Per-photo problems that skip the photo in a batch (`errors="return"`); anything else is a bug or an
@@ -72,6 +73,13 @@ class Photo2Cartoon:
             HOG detector and 68 landmarks, the reference's exact crop; needs the `[landmarks]` extra).
         weights_url: download URL for `weights=None` (default: the release, or `$KERAS_P2C_WEIGHTS_URL`).
         progress: show the download progress bar.
+        runtime: where the generator runs: `"auto"` (OpenVINO when installed, else Keras' compiled
+            predict), `"tensorflow"`, `"openvino"` or `"onnxruntime"`; `None`: `$KERAS_P2C_RUNTIME`,
+            else `"auto"`. Every runtime but Keras' is checked on the first face against Keras'
+            float32 generator (see `keras_p2c.inference.runtimes`); `self.runtime.describe()` says
+            which one runs and how it compared.
+        precision: `"auto"` (bfloat16 where the CPU has bf16 units and the runtime passes the 40 dB
+            PSNR check, else float32), `"float32"` or `"bf16"` (OpenVINO only).
 
     Example:
 
@@ -96,6 +104,8 @@ class Photo2Cartoon:
         weights_url=None,
         progress=True,
         landmarks="mtcnn5",
+        runtime=None,
+        precision=None,
     ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
@@ -113,6 +123,7 @@ class Photo2Cartoon:
         self.min_face_size = detect.DEFAULT_MIN_FACE_SIZE if min_face_size is None else min_face_size
         self.segmenter = resolve_segmenter(segmenter)
         self.generator = load_generator(weights, cache_dir=cache_dir, url=weights_url, progress=progress)
+        self.runtime = select_runtime(self.generator, runtime, precision, cache_dir=cache_dir)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -141,8 +152,10 @@ class Photo2Cartoon:
         faces = [prepare_face(photo, face, self.segmenter) for face in chosen]
         return Cartoonization(name=name, photo=photo, faces=faces, faces_found=found)
 
-    def generate(self, inputs):
-        """Run the generator on `(N, 256, 256, 3)` inputs in [-1, 1], `batch_size` at a time.
+    def generate(self, inputs, first_name=None):
+        """Run the generator on `(N, 256, 256, 3)` inputs in [-1, 1], `batch_size` at a time, on `self.runtime`.
+
+        `first_name`: the photo the first input comes from, named by the runtime's check on its first call.
 
         Returns:
             `(N, 256, 256, 3)` float32 outputs in [-1, 1].
@@ -150,11 +163,11 @@ class Photo2Cartoon:
         inputs = np.asarray(inputs, dtype=np.float32)
         if inputs.ndim != 4 or inputs.shape[-1] != 3:
             raise ValueError(f"Expected generator inputs of shape (N, H, W, 3). Received: shape={inputs.shape}")
+        checked_on = "the first face given" if first_name is None else f"the first face of {first_name}"
         chunks = []
         for start in range(0, len(inputs), self.batch_size):
-            # Keras' predict function: traced once per batch shape and reused (tf.function / jax.jit).
-            image = self.generator.predict_on_batch(inputs[start : start + self.batch_size])[0]
-            chunks.append(np.asarray(image, dtype=np.float32))
+            image = self.runtime(inputs[start : start + self.batch_size], checked_on=checked_on)[0]
+            chunks.append(image)
         return np.concatenate(chunks) if chunks else np.zeros((0,) + inputs.shape[1:], np.float32)
 
     # -- whole photos ----------------------------------------------------------------------------
@@ -184,7 +197,7 @@ class Photo2Cartoon:
         queue, owners = [], []  # face inputs not yet generated, and the entry each belongs to
 
         def run_generator(count):
-            outputs = self.generate(np.stack(queue[:count]))
+            outputs = self.generate(np.stack(queue[:count]), first_name=owners[0][1].name)
             for entry, output in zip(owners[:count], outputs):
                 entry[2].append(output)
             del queue[:count], owners[:count]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from keras_p2c.serving.codec import NotFoundError
 from keras_p2c.serving.config_files import VersionPolicy
-from keras_p2c.serving.export import list_versions
+from keras_p2c.serving.accelerated import RuntimeSignatures, wants_runtime
+from keras_p2c.serving.export import FLOAT_SIGNATURE, list_versions
 from keras_p2c.serving.warmup import warm_up
 
 # Signatures that are SavedModel plumbing, not something a client can call.
@@ -28,7 +29,7 @@ class ServedVersion:
     (`input_specs`, `signature_def`, `predict(served, arrays)`), e.g. `photo.PhotoSignature`.
     """
 
-    def __init__(self, path, version, extensions=None, model_name=None):
+    def __init__(self, path, version, extensions=None, model_name=None, runtime=None, log=None):
         import tensorflow as tf
 
         self.path = Path(path)
@@ -42,6 +43,12 @@ class ServedVersion:
         self.signature_defs = _signature_defs(self.path / "saved_model.pb")
         self.extensions = dict(extensions or {})
         self.signature_defs.update({name: ext.signature_def for name, ext in self.extensions.items()})
+        self.warming = False  # set while warm-up requests run: they compile, the runtime is chosen later
+        self.accelerated = None
+        runtime = dict(runtime or {})  # runtime, precision, cache_dir: see serving.accelerated
+        if FLOAT_SIGNATURE in self.signatures and wants_runtime(runtime.get("runtime"), runtime.get("precision")):
+            label = f"{model_name or self.path.parent.name} version {version}"
+            self.accelerated = RuntimeSignatures(self.path, self.signatures, log=log or _print, label=label, **runtime)
 
     def input_specs(self, signature_name):
         if signature_name in self.extensions:
@@ -66,6 +73,8 @@ class ServedVersion:
         if signature_name in self.extensions:
             return self.extensions[signature_name].predict(self, arrays)
         function = self.signature(signature_name)
+        if self.accelerated is not None and self.accelerated.handles(signature_name):
+            return self.accelerated.predict(signature_name, arrays, warming=self.warming)
         outputs = function(**{name: tf.constant(value) for name, value in arrays.items()})
         return {name: tensor.numpy() for name, tensor in outputs.items()}
 
@@ -122,12 +131,14 @@ class ModelRegistry:
         version_policy: a `config_files.VersionPolicy` (default: the newest version only).
         version_labels: dict label → version number; each must be a served version.
         warmup: run warm-up requests on each version before it serves.
+        runtime: `{"runtime", "precision", "cache_dir"}` where the generator signatures run (see
+            `serving.accelerated`; default: $KERAS_P2C_RUNTIME, else auto).
         log: where notes go (a skipped synthetic warm-up request, a failed load while polling).
     """
 
     def __init__(
         self, model_dir, name=None, poll_seconds=2.0, extensions=None, version_policy=None, version_labels=None,
-        warmup=True, log=None,
+        warmup=True, log=None, runtime=None,
     ):  # fmt: skip
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.resolve().name
@@ -136,6 +147,7 @@ class ModelRegistry:
         self.version_policy = version_policy or VersionPolicy()
         self.version_labels = dict(version_labels or {})
         self.warmup = warmup
+        self.runtime = dict(runtime or {})
         self.log = log or _print
         # Replaced, never changed in place, so request threads read it without the lock.
         self._served = {}
@@ -185,9 +197,16 @@ class ModelRegistry:
         )  # fmt: skip
 
     def _load(self, version):
-        served = ServedVersion(self.model_dir / str(version), version, self.extensions, model_name=self.name)
+        served = ServedVersion(
+            self.model_dir / str(version), version, self.extensions, model_name=self.name, runtime=self.runtime,
+            log=self.log,
+        )  # fmt: skip
         if self.warmup:
-            served.warmup = warm_up(served)
+            served.warming = True
+            try:
+                served.warmup = warm_up(served)
+            finally:
+                served.warming = False
             for note in served.warmup.skipped:
                 self.log(f"p2c serve: {self.name} version {version}: synthetic warm-up request skipped: {note}")
         return served
