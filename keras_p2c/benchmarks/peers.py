@@ -38,6 +38,7 @@ from keras_p2c.benchmarks.generator import compiled_forward
 from keras_p2c.benchmarks.timing import has_bf16_units
 from keras_p2c.faces.prepare import prepare_faces
 from keras_p2c.inference.predictor import Photo2Cartoon
+from keras_p2c.inference.runtimes import psnr_db
 from keras_p2c.models import Generator
 from keras_p2c.serving.export import FLOAT_INPUT, FLOAT_OUTPUTS, FLOAT_SIGNATURE, IMAGE_SIZE, export_generator
 from keras_p2c.weights.convert import generator_from_state_dict
@@ -62,6 +63,7 @@ class Runner:
     feed: object
     call: object
     image: object
+    chosen: object = None  # for a runtime picked at run time: () -> (description, precision)
 
 
 @dataclasses.dataclass
@@ -225,11 +227,21 @@ def _saved_model_runner(generator, workdir):
     return lambda batch: Runner(tf.constant, call, _same)
 
 
-def _predictor_runner(generator):
+def _predictor_runner(generator, runtime="tensorflow", cache_dir=None):
     def make(batch):
-        predictor = Photo2Cartoon(weights=generator, segmenter=None, batch_size=batch)
-        return Runner(_same, predictor.generate, _same)
+        predictor = Photo2Cartoon(weights=generator, segmenter=None, batch_size=batch, runtime=runtime, cache_dir=cache_dir)
+        chosen = lambda: (predictor.runtime.describe(), predictor.runtime.precision)  # noqa: E731
+        return Runner(_same, lambda x: predictor.generate(x, first_name="the benchmark's input"), _same, chosen)
 
+    return make
+
+
+def _auto_runner(generator, workdir, photo):
+    """`Photo2Cartoon` as a user runs it: `runtime="auto"`, its one-off choice made on the real photo first."""
+    cache = Path(workdir) / "runtime-cache"
+    make = _predictor_runner(generator, runtime="auto", cache_dir=cache)
+    if photo is not None:
+        make(1).call(photo)  # the check of the first run is on a real face, as in p2c cartoonize
     return make
 
 
@@ -264,7 +276,7 @@ def _lazy(factory):
     return make
 
 
-def runtimes(generator, net, reference_reason, workdir, threads):
+def runtimes(generator, net, reference_reason, workdir, threads, photo=None):
     """Every runtime measured, peers first; each builds what it needs on its first batch.
 
     `threads`: the thread pools of torch and onnxruntime (TensorFlow's and OpenVINO's use every CPU).
@@ -311,6 +323,12 @@ def runtimes(generator, net, reference_reason, workdir, threads):
             "Photo2Cartoon.generate (p2c cartoonize): generator.predict_on_batch", _lazy(lambda: _predictor_runner(generator)),
         ),
         Runtime(
+            "photo2cartoon_auto", "ours", "auto",
+            "Photo2Cartoon(runtime='auto').generate, as p2c cartoonize runs by default (the runtime it picks is in "
+            "'chosen')",
+            _lazy(lambda: _auto_runner(generator, workdir, photo)),
+        ),
+        Runtime(
             "savedmodel_predict_images", "ours", "float32",
             f"p2c serve: the SavedModel's {FLOAT_SIGNATURE} signature (tf.saved_model.load)",
             _lazy(lambda: _saved_model_runner(generator, workdir)),
@@ -346,9 +364,9 @@ def runtimes(generator, net, reference_reason, workdir, threads):
 
 
 def _psnr_db(image, reference):
-    """PSNR of two images in [-1, 1], on the [0, 1] scale; `None` when they are identical."""
-    mse = float(np.mean(((image - reference) / 2.0) ** 2))
-    return None if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    """`psnr_db`, `None` (JSON has no infinity) when the images are identical."""
+    value = psnr_db(image, reference)
+    return None if math.isinf(value) else value
 
 
 def _interleaved(runners, inputs, repeats):
@@ -462,7 +480,7 @@ def run(
 
     results, runners = {}, {}
     with tempfile.TemporaryDirectory() as workdir:
-        for runtime in runtimes(generator, net, reference_reason, workdir, threads):
+        for runtime in runtimes(generator, net, reference_reason, workdir, threads, photo):
             entry = results[runtime.name] = {"group": runtime.group, "precision": runtime.precision}
             if only is not None and runtime.name not in only:
                 entry["skipped"] = "not selected"
@@ -475,6 +493,8 @@ def run(
             try:
                 # Also the first call of every runner: tracing, kernel selection, allocation stay untimed.
                 entry.update(path=runtime.path, **_differences(made, inputs, expected, photo, expected_photo))
+                if made[1].chosen is not None:
+                    entry["chosen"], entry["precision"] = made[1].chosen()
             except Exception as error:  # noqa: BLE001 - one runtime failing is a figure, the others still run
                 entry["failed"] = f"{type(error).__name__}: {error}"
                 continue

@@ -15,7 +15,7 @@ from tests.benchmarks.test_benchmark_script import _only_result, _run_script
 # The runtimes that need our ONNX export: tf2onnx takes minutes to convert the generator (slow test below).
 ONNX_EXPORT = ("openvino_float32", "onnxruntime_keras_export", "openvino_bf16")
 ALL = (
-    "torch_eager", "reference_onnx_onnxruntime", "torch_eager_bf16", "photo2cartoon_generate",
+    "torch_eager", "reference_onnx_onnxruntime", "torch_eager_bf16", "photo2cartoon_generate", "photo2cartoon_auto",
     "savedmodel_predict_images", "keras_tf_function", "keras_eager_call", *ONNX_EXPORT, "keras_mixed_bfloat16",
 )  # fmt: skip
 
@@ -42,7 +42,8 @@ def _check(result, selected, size):
             # The function is the same in every runtime. Measured (AVX-512): ≤ 3e-5 at 64², ngf 8, except OpenVINO's
             # float32 at 256², ngf 8, 1 block: 4.3e-4 (4.0e-5 at ngf 32, 4 blocks; 1.4e-4 on the reference's ONNX at
             # ngf 8), so OpenVINO is held to 1e-3 here and the JSON says whether it met the 1e-4.
-            assert difference <= (1e-3 if name.startswith("openvino") else 1e-4), (name, entry)
+            on_openvino = name.startswith("openvino") or entry.get("chosen", "").startswith("openvino")
+            assert difference <= (1e-3 if on_openvino else 1e-4), (name, entry)
         else:
             # bf16 against float32 on the astronaut: a real difference, and its PSNR judged against the floor.
             assert entry["max_abs_difference"] > 1e-4 and entry["photo_psnr_db"] > 20, (name, entry)

@@ -50,6 +50,27 @@ def test_a_real_photo_becomes_a_cartoon_png(astronaut, tmp_path, small_checkpoin
     assert "1 of 1 input(s) processed (1 face(s)), 0 skipped" in capsys.readouterr().out
 
 
+def test_the_default_runtime_is_auto_and_openvino_gives_the_same_cartoon(
+    astronaut, tmp_path, small_checkpoint, cache_dir, capsys, monkeypatch
+):
+    pytest.importorskip("openvino")
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(jpeg(astronaut))
+    assert cartoonize(photo, "-o", tmp_path / "tf", "--runtime", "tensorflow", weights=small_checkpoint, cache_dir=cache_dir) == 0
+    assert "generator: tensorflow float32" in capsys.readouterr().out
+    monkeypatch.delenv("KERAS_P2C_RUNTIME", raising=False)  # the suite's default (tests/conftest.py), not a user's
+    assert cartoonize(photo, "-o", tmp_path / "auto", weights=small_checkpoint, cache_dir=cache_dir) == 0
+    out = capsys.readouterr().out
+    # What auto settles on depends on the CPU (bf16 units) and on this test network's check; it says which.
+    assert "generator: openvino" in out or "passed over openvino" in out, out
+    args = ("--runtime", "openvino", "--precision", "float32")
+    assert cartoonize(photo, "-o", tmp_path / "ov", *args, weights=small_checkpoint, cache_dir=cache_dir) == 0
+    assert "generator: openvino float32 (max |difference|" in capsys.readouterr().out
+    # ngf-8 test network: OpenVINO float32 is ~3e-4 from Keras on the image in [-1, 1], a level at most in uint8.
+    on_openvino, on_tensorflow = (read_png(tmp_path / d / "astronaut_cartoon.png").astype(int) for d in ("ov", "tf"))
+    assert int(np.abs(on_openvino - on_tensorflow).max()) <= 1
+
+
 def test_a_batch_of_good_and_bad_files(astronaut, tmp_path, small_checkpoint, cache_dir, capsys):
     photos = tmp_path / "photos"
     (photos / "sub").mkdir(parents=True)
