@@ -63,7 +63,7 @@ class Runner:
     feed: object
     call: object
     image: object
-    chosen: object = None  # for a runtime picked at run time: () -> (description, precision)
+    chosen: object = None  # for a runtime picked at run time: () -> {"chosen", "precision", "passed_over"}
 
 
 @dataclasses.dataclass
@@ -230,8 +230,7 @@ def _saved_model_runner(generator, workdir):
 def _predictor_runner(generator, runtime="tensorflow", cache_dir=None):
     def make(batch):
         predictor = Photo2Cartoon(weights=generator, segmenter=None, batch_size=batch, runtime=runtime, cache_dir=cache_dir)
-        chosen = lambda: (predictor.runtime.describe(), predictor.runtime.precision)  # noqa: E731
-        return Runner(_same, lambda x: predictor.generate(x, first_name="the benchmark's input"), _same, chosen)
+        return Runner(_same, predictor.generate, _same, lambda: _choice(predictor.runtime))
 
     return make
 
@@ -239,10 +238,16 @@ def _predictor_runner(generator, runtime="tensorflow", cache_dir=None):
 def _auto_runner(generator, workdir, photo):
     """`Photo2Cartoon` as a user runs it: `runtime="auto"`, its one-off choice made on the real photo first."""
     cache = Path(workdir) / "runtime-cache"
-    make = _predictor_runner(generator, runtime="auto", cache_dir=cache)
-    if photo is not None:
-        make(1).call(photo)  # the check of the first run is on a real face, as in p2c cartoonize
-    return make
+    if photo is not None:  # the first run's check, cached for the others, is on a real face as in p2c cartoonize
+        Photo2Cartoon(weights=generator, segmenter=None, runtime="auto", cache_dir=cache).generate(
+            photo, first_name="skimage.data.astronaut()"
+        )
+    return _predictor_runner(generator, runtime="auto", cache_dir=cache)
+
+
+def _choice(runtime):
+    """What a runtime chosen at run time settled on, for the JSON."""
+    return {"chosen": runtime.describe(), "precision": runtime.precision, "passed_over": list(runtime.passed_over)}
 
 
 def _keras_call_runner(generator):
@@ -253,6 +258,25 @@ def _keras_call_runner(generator):
 def _tf_function_runner(generator):
     forward = compiled_forward(generator, jit_compile=False)
     return lambda batch: Runner(_same, lambda x: forward(x).numpy(), _same)
+
+
+def _serve_auto_runner(generator, workdir, photo):
+    """`p2c serve --runtime auto`: the export's generator signature on the runtime the server picks."""
+    import tensorflow as tf
+
+    from keras_p2c.serving.accelerated import RuntimeSignatures
+
+    if generator.img_size != IMAGE_SIZE:
+        raise Unavailable(f"p2c serve's SavedModel signature takes {IMAGE_SIZE}² images, not {generator.img_size}²")
+    path = export_generator(generator, base_dir=Path(workdir) / "serve", name="p2c")
+    module = tf.saved_model.load(str(path))
+    cache = Path(workdir) / "serve-cache"
+    served = RuntimeSignatures(path, module.signatures, runtime="auto", cache_dir=cache, log=lambda line: None)
+    served.module = module  # the signatures need the loaded module alive
+    call = lambda x: served.predict(FLOAT_SIGNATURE, {FLOAT_INPUT: x})["image"]  # noqa: E731
+    if photo is not None:
+        call(photo)  # the server's choice is made on its first real request
+    return lambda batch: Runner(_same, call, _same, lambda: _choice(served.runtime))
 
 
 def _requires_bf16_units(make):
@@ -327,6 +351,12 @@ def runtimes(generator, net, reference_reason, workdir, threads, photo=None):
             "Photo2Cartoon(runtime='auto').generate, as p2c cartoonize runs by default (the runtime it picks is in "
             "'chosen')",
             _lazy(lambda: _auto_runner(generator, workdir, photo)),
+        ),
+        Runtime(
+            "serve_auto", "ours", "auto",
+            "p2c serve --runtime auto: serving.accelerated on the export's predict_images signature (the runtime it "
+            "picks is in 'chosen')",
+            _lazy(lambda: _serve_auto_runner(generator, workdir, photo)),
         ),
         Runtime(
             "savedmodel_predict_images", "ours", "float32",
@@ -494,7 +524,7 @@ def run(
                 # Also the first call of every runner: tracing, kernel selection, allocation stay untimed.
                 entry.update(path=runtime.path, **_differences(made, inputs, expected, photo, expected_photo))
                 if made[1].chosen is not None:
-                    entry["chosen"], entry["precision"] = made[1].chosen()
+                    entry.update(made[1].chosen())
             except Exception as error:  # noqa: BLE001 - one runtime failing is a figure, the others still run
                 entry["failed"] = f"{type(error).__name__}: {error}"
                 continue

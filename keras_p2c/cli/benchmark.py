@@ -9,6 +9,7 @@ The workloads are the modules of `keras_p2c.benchmarks`; each `run(...)` returns
 import importlib
 import json
 import os
+import sys
 
 WORKLOADS = {
     "generator": "keras_p2c.benchmarks.generator",
@@ -33,6 +34,9 @@ def add_arguments(parser):
     parser.add_argument("--xla", action="store_true", help="jit_compile=True (TensorFlow backend)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--output-dir", default="benchmarks/results")
+    parser.add_argument(
+        "--only", help="--what peers: the runtimes to measure, comma-separated (the others are reported as skipped)"
+    )
 
 
 def run(args):
@@ -42,12 +46,17 @@ def run(args):
     from keras_p2c.benchmarks.timing import load_average, machine_record, write_result
 
     names = sorted(WORKLOADS) if args.what == "all" else [args.what]
+    if getattr(args, "only", None) and names != ["peers"]:
+        print("p2c benchmark: --only is for --what peers", file=sys.stderr)
+        return 2
     for name in names:
         module = importlib.import_module(WORKLOADS[name])
         load_at_start = load_average()
+        options = {"only": args.only.split(",")} if getattr(args, "only", None) else {}
         result = module.run(
-            batch=args.batch, size=args.size, precision=args.precision, repeats=args.repeats, jit_compile=args.xla
-        )
+            batch=args.batch, size=args.size, precision=args.precision, repeats=args.repeats, jit_compile=args.xla,
+            **options,
+        )  # fmt: skip
         result["machine"] = machine_record(load_at_start)
         path = write_result(result, args.output_dir, name)
         # Per-repeat times and per-photo records stay in the file only.

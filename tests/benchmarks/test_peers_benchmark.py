@@ -16,7 +16,7 @@ from tests.benchmarks.test_benchmark_script import _only_result, _run_script
 ONNX_EXPORT = ("openvino_float32", "onnxruntime_keras_export", "openvino_bf16")
 ALL = (
     "torch_eager", "reference_onnx_onnxruntime", "torch_eager_bf16", "photo2cartoon_generate", "photo2cartoon_auto",
-    "savedmodel_predict_images", "keras_tf_function", "keras_eager_call", *ONNX_EXPORT, "keras_mixed_bfloat16",
+    "serve_auto", "savedmodel_predict_images", "keras_tf_function", "keras_eager_call", *ONNX_EXPORT, "keras_mixed_bfloat16",
 )  # fmt: skip
 
 
