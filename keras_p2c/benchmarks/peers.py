@@ -21,7 +21,6 @@ A runtime that is not installed, or needs bf16 units the CPU lacks, is reported 
 """
 
 import dataclasses
-import importlib
 import math
 import os
 import statistics
@@ -35,6 +34,7 @@ import keras
 import numpy as np
 
 from keras_p2c.benchmarks.generator import compiled_forward
+from keras_p2c.benchmarks.reference import Unavailable, reference_module
 from keras_p2c.benchmarks.timing import has_bf16_units
 from keras_p2c.faces.prepare import prepare_faces
 from keras_p2c.inference.predictor import Photo2Cartoon
@@ -49,11 +49,6 @@ WARMUP_ROUNDS = 1  # untimed, after the comparison pass has already called every
 FLOAT32_ATOL = 1e-4  # the issue's bound for float32 paths, on the image in [-1, 1]
 PSNR_FLOOR_DB = 40.0  # and for reduced precision, against float32 on a real photo
 GOAL_SPEEDUP = 1.5  # ours against the best peer, at batch 1 and at the best batch
-REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-class Unavailable(Exception):
-    """A runtime that cannot run here; its message is the reason the JSON gives."""
 
 
 @dataclasses.dataclass
@@ -95,19 +90,7 @@ def _reason(error):
 
 
 def _reference_helpers(module):
-    """`tests.helpers.<module>` of this source checkout: the reference networks exist only there."""
-    if not (REPOSITORY / "tests" / "reference" / "torch_reference.py").is_file():
-        raise Unavailable(
-            f"the reference networks (tests/reference) are not under {REPOSITORY}: run this benchmark from a "
-            "source checkout of keras-p2c (python scripts/benchmark.py --what peers)"
-        )
-    # scripts/benchmark.py puts scripts/ first on the path, not the checkout that holds tests/.
-    if str(REPOSITORY) not in sys.path:
-        sys.path.insert(0, str(REPOSITORY))
-    try:
-        return importlib.import_module(f"tests.helpers.{module}")
-    except ImportError as error:
-        raise Unavailable(f"{type(error).__name__}: {error} (pip install 'keras-p2c[bench]')") from error
+    return reference_module(f"helpers.{module}")
 
 
 def shared_generators(size, ngf, n_blocks):

@@ -40,7 +40,12 @@ def test_train_workload_runs_the_full_step(tmp_path, monkeypatch):
     result = _only_result(tmp_path)
     assert result["figure"] == "train_step" and result["face_id"] is True
     assert result["compile_s"] > result["min_s"] > 0
+    assert result["first_step_s"] == pytest.approx(result["build_s"] + result["compile_s"])
     assert result["image_pairs_per_s"] == pytest.approx(1 / result["min_s"])
+    # The reference iteration timed in the same run, its steps between ours.
+    reference = result["reference"]
+    assert reference["first_step_s"] > 0 and len(reference["all_s"]) == result["repeats"] == 1
+    assert result["step_ratio_to_reference"] == pytest.approx(result["min_s"] / reference["min_s"])
 
 
 @pytest.mark.slow
