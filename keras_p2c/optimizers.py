@@ -93,6 +93,15 @@ def _bias_correction(beta, step):
     return -ops.expm1(step * math.log(beta))
 
 
+def _single_replica():
+    """Whether the update runs once per step (no multi-replica `tf.distribute` strategy around it)."""
+    if keras.backend.backend() != "tensorflow":
+        return True
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync == 1
+
+
 @keras.saving.register_keras_serializable(package="keras_p2c")
 class ReferenceAdam(keras.optimizers.Adam):
     """Adam as `torch.optim.Adam`: coupled L2 weight decay, epsilon after the bias correction.
@@ -135,14 +144,40 @@ class ReferenceAdam(keras.optimizers.Adam):
             learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=float(epsilon), weight_decay=None, **kwargs
         )
         self.l2_weight_decay = float(weight_decay)
+        self._shared_scalars = None  # set while `_backend_update_step` runs
+
+    def _step_scalars(self, learning_rate, dtype):
+        """`(lr / (1 − β₁ᵗ), √(1 − β₂ᵗ))` of this step, the same for every variable of `dtype`."""
+        key = keras.backend.standardize_dtype(dtype)
+        if self._shared_scalars is not None and key in self._shared_scalars:
+            return self._shared_scalars[key]
+        step = ops.cast(self.iterations + 1, dtype)
+        scalars = (
+            ops.cast(learning_rate, dtype) / _bias_correction(self.beta_1, step),
+            ops.sqrt(_bias_correction(self.beta_2, step)),
+        )
+        if self._shared_scalars is not None:
+            self._shared_scalars[key] = scalars
+        return scalars
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # The step's scalars are made once for all variables rather than once per variable: the same
+        # values, and ~2,000 fewer operations to trace for the GAN's 620 variables (first step at 64 px:
+        # 68 s -> 60 s under the profiler). Not across the threads of a multi-replica strategy, whose
+        # replicas each make their own. (TensorFlow's one-op ResourceApplyAdam would cut more, but it
+        # takes 1 - beta_2 in float32, 1.3e-5 off, and missed torch's updates by 2.4e-4 lr.)
+        self._shared_scalars = {} if _single_replica() else None
+        try:
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+        finally:
+            self._shared_scalars = None
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
+        step_size, bias_correction_2_sqrt = self._step_scalars(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
         if self.l2_weight_decay:
             gradient = gradient + self.l2_weight_decay * variable
-        step = ops.cast(self.iterations + 1, dtype)
         index = self._get_variable_index(variable)
         m = self._momentums[index]
         v = self._velocities[index]
@@ -150,8 +185,7 @@ class ReferenceAdam(keras.optimizers.Adam):
         new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
         self.assign(m, new_m)
         self.assign(v, new_v)
-        denominator = ops.sqrt(new_v) / ops.sqrt(_bias_correction(self.beta_2, step)) + self.epsilon
-        step_size = lr / _bias_correction(self.beta_1, step)
+        denominator = ops.sqrt(new_v) / bias_correction_2_sqrt + self.epsilon
         self.assign_sub(variable, step_size * new_m / denominator)
 
     def get_config(self):
