@@ -13,6 +13,7 @@ CPU: 64 px, first step 106 s → 51 s, steady step 1.2 s → 0.7–1.3 s; see be
 
 import contextlib
 import functools
+import json
 
 from keras import ops
 
@@ -43,8 +44,26 @@ def _distribution_loss_scale():
     return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def _architecture(network):
+    """What decides a network's graph: its class and configuration, whatever its name (twins share it)."""
+    config = {key: value for key, value in network.get_config().items() if key != "name"}
+    return type(network).__name__, json.dumps(config, sort_keys=True, default=str)
+
+
+def _read(variable):
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(variable.value)
+
+
 class NetworkFunctions:
-    """Calls the GAN's networks by name through one traced function per (network, training mode).
+    """Calls the GAN's networks by name through one traced function per (architecture, training mode).
+
+    The two generators share one architecture, and so do the two global and the two local
+    discriminators: each pair is traced, differentiated and instantiated once, its variable values
+    passed in (`stateless_call` of the first of the pair) and its updated state (the discriminators'
+    spectral-norm vectors) assigned back to the network called. Three traced networks instead of six,
+    plus the Face-ID embedder.
 
     Args:
         gan: the `Photo2CartoonGAN`.
@@ -61,24 +80,24 @@ class NetworkFunctions:
         training = bool(training) and name in DISCRIMINATORS
         if not self.traced:
             return network(inputs, training=training) if name in DISCRIMINATORS else network(inputs)
-        key = (name, training)
+        key = (_architecture(network), training)
         if key not in self._functions:
-            self._functions[key] = self._trace(network, name, training)
-        return self._functions[key](inputs)
+            self._functions[key] = self._trace(network, {"training": training} if name in DISCRIMINATORS else {})
+        # Read here, on the step's tape: the gradient reaches each network's own variables.
+        trainable = [_read(v) for v in network.trainable_variables]
+        non_trainable = [_read(v) for v in network.non_trainable_variables]
+        outputs, updated = self._functions[key](trainable, non_trainable, inputs)
+        if training:
+            for variable, value in zip(network.non_trainable_variables, updated):
+                variable.assign(value)
+        return outputs
 
     @staticmethod
-    def _trace(network, name, training):
+    def _trace(template, kwargs):
         import tensorflow as tf
 
-        if name in DISCRIMINATORS:
-
-            def forward(images):
-                return network(images, training=training)
-
-        else:
-
-            def forward(images):
-                return network(images)
+        def forward(trainable, non_trainable, images):
+            return template.stateless_call(trainable, non_trainable, images, **kwargs)
 
         # reduce_retracing: one trace for every batch size (a last, smaller batch does not retrace).
         return tf.function(forward, autograph=False, reduce_retracing=True, experimental_attributes={"_noinline": True})
