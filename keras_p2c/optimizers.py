@@ -102,6 +102,21 @@ def _single_replica():
     return tf.distribute.get_strategy().num_replicas_in_sync == 1
 
 
+def _plain_tensorflow():
+    """TensorFlow without a `tf.distribute` strategy: variables are plain, updates need no cross-replica step."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.distribute.has_strategy()
+
+
+def _read(variable):
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(variable.value if isinstance(variable, keras.Variable) else variable)
+
+
 @keras.saving.register_keras_serializable(package="keras_p2c")
 class ReferenceAdam(keras.optimizers.Adam):
     """Adam as `torch.optim.Adam`: coupled L2 weight decay, epsilon after the bias correction.
@@ -168,9 +183,47 @@ class ReferenceAdam(keras.optimizers.Adam):
         # takes 1 - beta_2 in float32, 1.3e-5 off, and missed torch's updates by 2.4e-4 lr.)
         self._shared_scalars = {} if _single_replica() else None
         try:
-            super()._backend_update_step(grads, trainable_variables, learning_rate)
+            if _plain_tensorflow():
+                self._stacked_update(grads, trainable_variables, learning_rate)
+            else:
+                super()._backend_update_step(grads, trainable_variables, learning_rate)
         finally:
             self._shared_scalars = None
+
+    def _stacked_update(self, grads, trainable_variables, learning_rate):
+        """`update_step` for all variables of one shape at once: stacked, updated, unstacked and assigned.
+
+        The arithmetic is the same element by element, so the result is the same to the last bit; the
+        step's graph gets ~7 operations per variable instead of ~20 (the GAN's 620 variables come in
+        about 60 shapes), which is most of what TensorFlow traces and instantiates for the update.
+        """
+        import tensorflow as tf
+
+        groups = {}
+        for gradient, variable in zip(grads, trainable_variables):
+            key = (tuple(variable.shape), keras.backend.standardize_dtype(variable.dtype))
+            groups.setdefault(key, []).append((gradient, variable))
+        for (_, dtype), members in groups.items():
+            step_size, bias_correction_2_sqrt = self._step_scalars(learning_rate, dtype)
+            variables = [variable for _, variable in members]
+            indices = [self._get_variable_index(variable) for variable in variables]
+            moments = [self._momentums[i] for i in indices]
+            velocities = [self._velocities[i] for i in indices]
+            gradient = tf.stack([ops.cast(gradient, dtype) for gradient, _ in members])
+            if self.l2_weight_decay:
+                gradient = gradient + self.l2_weight_decay * tf.stack([_read(v) for v in variables])
+            m = tf.stack([_read(v) for v in moments])
+            v = tf.stack([_read(v) for v in velocities])
+            new_m = m + (1.0 - self.beta_1) * (gradient - m)
+            new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
+            denominator = ops.sqrt(new_v) / bias_correction_2_sqrt + self.epsilon
+            updates = step_size * new_m / denominator
+            for moment, velocity, variable, m_i, v_i, update in zip(
+                moments, velocities, variables, tf.unstack(new_m), tf.unstack(new_v), tf.unstack(updates)
+            ):
+                moment.assign(m_i)
+                velocity.assign(v_i)
+                variable.assign_sub(update)
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype

@@ -97,6 +97,23 @@ def test_schedule_drives_the_rate_like_the_reference_decay():
     assert max_relative_difference(got, expected) < 1e-6
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the stacked update is TensorFlow's")
+def test_the_stacked_update_equals_the_per_variable_update_bit_for_bit(monkeypatch):
+    from keras_p2c import optimizers
+
+    # Shapes repeated (stacked together) and alone; gradients from 1e-8 to 1 (epsilon matters at the low end).
+    params, grads = random_problem(shapes=((3, 3, 4, 8), (8,), (3, 3, 4, 8), (8,), (5,), (3, 3, 4, 8)))
+    results = {}
+    for stacked in (True, False):
+        monkeypatch.setattr(optimizers, "_plain_tensorflow", lambda stacked=stacked: stacked)
+        optimizer = ReferenceAdam(LinearDecayAfter(1e-3, 2, 6))
+        weights = run_keras(optimizer, params, grads)
+        results[stacked] = weights + [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+    assert len(results[True]) == len(params) * 3 + 1  # weights, both moments and the iteration counter
+    for a, b in zip(results[True], results[False]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_constraint_is_applied_after_the_update():
     variable = keras.Variable(np.array([0.05, 0.5, 0.95], "float32"))
     variable.constraint = UnitIntervalClip()
