@@ -18,7 +18,7 @@ RANKS = {
     "faces": 3, "data": 3, "weights": 3,
     "models": 2, "optimizers": 2,
     "losses": 1, "layers": 1, "images": 1,
-    "cache": 0, "lazy": 0, "atomic": 0, "download": 0,
+    "cache": 0, "lazy": 0, "atomic": 0, "download": 0, "cpu": 0,
 }  # fmt: skip
 
 

@@ -40,6 +40,7 @@ from keras_p2c.faces.prepare import prepare_faces
 from keras_p2c.inference.predictor import Photo2Cartoon
 from keras_p2c.inference.runtimes import psnr_db
 from keras_p2c.models import Generator
+from keras_p2c.serving.accelerated import RuntimeSignatures
 from keras_p2c.serving.export import FLOAT_INPUT, FLOAT_OUTPUTS, FLOAT_SIGNATURE, IMAGE_SIZE, export_generator
 from keras_p2c.weights.convert import generator_from_state_dict
 
@@ -213,7 +214,8 @@ def _saved_model_runner(generator, workdir):
 def _predictor_runner(generator, runtime="tensorflow", cache_dir=None):
     def make(batch):
         predictor = Photo2Cartoon(weights=generator, segmenter=None, batch_size=batch, runtime=runtime, cache_dir=cache_dir)
-        return Runner(_same, predictor.generate, _same, lambda: _choice(predictor.runtime))
+        chosen = (lambda: _choice(predictor.runtime)) if runtime == "auto" else None
+        return Runner(_same, predictor.generate, _same, chosen)
 
     return make
 
@@ -246,8 +248,6 @@ def _tf_function_runner(generator):
 def _serve_auto_runner(generator, workdir, photo):
     """`p2c serve --runtime auto`: the export's generator signature on the runtime the server picks."""
     import tensorflow as tf
-
-    from keras_p2c.serving.accelerated import RuntimeSignatures
 
     if generator.img_size != IMAGE_SIZE:
         raise Unavailable(f"p2c serve's SavedModel signature takes {IMAGE_SIZE}² images, not {generator.img_size}²")

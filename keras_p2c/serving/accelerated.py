@@ -18,7 +18,16 @@ import threading
 import numpy as np
 
 from keras_p2c.inference.runtimes import GeneratorRuntime, SavedModelSource, check_runtime
-from keras_p2c.serving.export import BYTES_INPUT, BYTES_OUTPUT, BYTES_SIGNATURE, FLOAT_INPUT, FLOAT_OUTPUTS, FLOAT_SIGNATURE
+from keras_p2c.serving.export import (
+    BYTES_INPUT,
+    BYTES_OUTPUT,
+    BYTES_SIGNATURE,
+    FLOAT_INPUT,
+    FLOAT_OUTPUTS,
+    FLOAT_SIGNATURE,
+    decode_and_resize,
+    to_uint8,
+)
 
 
 def wants_runtime(runtime, precision=None):
@@ -38,8 +47,6 @@ class RuntimeSignatures:
 
     def __init__(self, path, signatures, runtime=None, precision=None, cache_dir=None, log=print, label="model"):
         import tensorflow as tf
-
-        from keras_p2c.serving.export import decode_and_resize, to_uint8
 
         float_signature = signatures[FLOAT_SIGNATURE]
         self.spec = float_signature.structured_input_signature[1][FLOAT_INPUT]
