@@ -34,6 +34,7 @@ EXTRAS = {
     "bench": ["torch==2.13.0", "onnx", "onnxruntime", "tf2onnx", "openvino", "scikit-image"],
     "test": [
         "pytest",
+        "pytest-xdist",  # pytest.ini runs the suite in two processes
         "jax",
         "scikit-image",
         "fastapi",
