@@ -41,14 +41,20 @@ class StepProgress(GlobalStepCallback):
         self._started = None
         self._first_done = None
         self._last_line = None
+        self._announced = False
 
-    def on_train_begin(self, logs=None):
-        self._started = time.perf_counter()
-        if self.compiled:
+    def announce(self):
+        """The word before the one-off build (once): the driver says it as soon as the run is set up."""
+        if self.compiled and not self._announced:
             self.echo(
                 "Building the training step: a one-off wait before the first step (measured on a 2-core CPU: "
                 "~30 s at 64 px, ~45 s at 256² with Face-ID)..."
             )
+        self._announced = True
+
+    def on_train_begin(self, logs=None):
+        self._started = time.perf_counter()
+        self.announce()
 
     def on_steps_done(self, previous, step, logs):
         now = time.perf_counter()

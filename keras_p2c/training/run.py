@@ -116,12 +116,13 @@ def train(config, callbacks=(), echo=print):
             f"{strategies.describe(strategy)}, {config.precision}; run folder {run_dir}"
             + _resume_note(initial_step, config.training.iterations)
         )
-        own, export = _driver_callbacks(config, gan, schedule, data_root, backup_dir)
         steps_per_epoch = config.logging.checkpoint_every
         verbose = config.logging.verbose
+        progress = []
         if verbose == 1 and strategies.is_chief():
-            # Steps, not Keras epochs (checkpoint periods), and a word before the one-off build.
-            own.append(
+            # Steps, not Keras epochs (checkpoint periods), and a word before the one-off build, said now
+            # rather than after the callbacks' set-up (the evaluation's InceptionV3 takes seconds).
+            progress.append(
                 StepProgress(
                     steps_per_epoch,
                     config.training.iterations,
@@ -132,6 +133,9 @@ def train(config, callbacks=(), echo=print):
                     echo=say,
                 )
             )
+            progress[0].announce()
+        own, export = _driver_callbacks(config, gan, schedule, data_root, backup_dir)
+        own += progress
         history = gan.fit(
             dataset,
             epochs=config.training.iterations // steps_per_epoch,

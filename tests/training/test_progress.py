@@ -24,6 +24,17 @@ def test_lines_count_steps_across_epochs_and_show_a_few_losses():
     assert lines[-1].endswith("0 s left") and "s/step" in lines[-1]
 
 
+def test_the_build_notice_is_said_once_and_as_early_as_the_driver_asks():
+    lines = []
+    progress = StepProgress(steps_per_epoch=2, total_steps=2, echo=lines.append)
+    progress.announce()  # what p2c train does right after its first line, before the callbacks' set-up
+    assert len(lines) == 1 and "one-off" in lines[0]
+    progress.on_train_begin()
+    progress.on_epoch_begin(0)
+    progress.on_train_batch_end(0, {"loss": 1.0})
+    assert len(lines) == 3 and lines[1].startswith("First step built and ran in")
+
+
 def test_a_resumed_run_counts_from_its_backup_and_an_eager_run_says_nothing_of_building():
     lines = []
     progress = StepProgress(steps_per_epoch=2, total_steps=6, initial_step=4, compiled=False, echo=lines.append)
