@@ -214,10 +214,7 @@ class ReferenceAdam(keras.optimizers.Adam):
                 gradient = gradient + self.l2_weight_decay * tf.stack([_read(v) for v in variables])
             m = tf.stack([_read(v) for v in moments])
             v = tf.stack([_read(v) for v in velocities])
-            new_m = m + (1.0 - self.beta_1) * (gradient - m)
-            new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
-            denominator = ops.sqrt(new_v) / bias_correction_2_sqrt + self.epsilon
-            updates = step_size * new_m / denominator
+            new_m, new_v, updates = self._moments_and_update(gradient, m, v, step_size, bias_correction_2_sqrt)
             for moment, velocity, variable, m_i, v_i, update in zip(
                 moments, velocities, variables, tf.unstack(new_m), tf.unstack(new_v), tf.unstack(updates)
             ):
@@ -234,12 +231,17 @@ class ReferenceAdam(keras.optimizers.Adam):
         index = self._get_variable_index(variable)
         m = self._momentums[index]
         v = self._velocities[index]
-        new_m = m + (1.0 - self.beta_1) * (gradient - m)
-        new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
+        new_m, new_v, update = self._moments_and_update(gradient, m, v, step_size, bias_correction_2_sqrt)
         self.assign(m, new_m)
         self.assign(v, new_v)
+        self.assign_sub(variable, update)
+
+    def _moments_and_update(self, gradient, m, v, step_size, bias_correction_2_sqrt):
+        """torch's Adam arithmetic, once for the per-variable and the stacked update: (new m, new v, θ's decrement)."""
+        new_m = m + (1.0 - self.beta_1) * (gradient - m)
+        new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
         denominator = ops.sqrt(new_v) / bias_correction_2_sqrt + self.epsilon
-        self.assign_sub(variable, step_size * new_m / denominator)
+        return new_m, new_v, step_size * new_m / denominator
 
     def get_config(self):
         config = super().get_config()
