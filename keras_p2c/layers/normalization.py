@@ -11,72 +11,28 @@ import keras
 from keras import ops
 
 from keras_p2c.layers.constraints import UnitIntervalClip
+from keras_p2c.layers.normalizing import instance_norm_float32, layer_instance_affine_float32
 from keras_p2c.layers.validation import check_bool, check_positive_number, defined_channels, split_input_shapes
 
 EPSILON = 1e-5
 
 
-def _mean(x, axes):
-    """Mean over `axes`, one axis at a time.
-
-    TensorFlow's float32 reduce_mean over a whole 256×256 map accumulates
-    ~20× more round-off than PyTorch or JAX (measured: 1.2e-5 vs 5e-7 on a map
-    of mean 5), which alone moved the generator's output by 8e-5; short
-    per-axis reductions bring it back to the reference's precision.
-    """
-    for axis in axes:
-        x = ops.mean(x, axis=axis, keepdims=True)
-    return x
-
-
-def _normalize(x, axes, epsilon, unbiased):
-    """(x - mean) / sqrt(var + epsilon) over `axes`, x already float32."""
-    mean = _mean(x, axes)
-    centered = x - mean
-    variance = _mean(ops.square(centered), axes)
-    if unbiased:
-        count = 1
-        for axis in axes:
-            count *= ops.shape(x)[axis]
-        count = ops.cast(count, "float32")
-        variance = variance * count / (count - 1.0)
-    return centered * ops.rsqrt(variance + epsilon)
-
-
 def instance_norm(x, epsilon=EPSILON):
     """Instance normalisation of an NHWC tensor (biased variance, no affine), as `nn.InstanceNorm2d`."""
-    dtype = x.dtype
-    return ops.cast(_normalize(ops.cast(x, "float32"), (1, 2), epsilon, unbiased=False), dtype)
+    return ops.cast(instance_norm_float32(ops.cast(x, "float32"), epsilon), x.dtype)
 
 
-def layer_instance_mix(x, rho, epsilon=EPSILON):
-    """ρ·IN(x) + (1 − ρ)·LN(x) with unbiased variances, in float32.
+def layer_instance_norm(x, rho, gamma, beta, epsilon=EPSILON):
+    """`[ρ·IN(x) + (1 − ρ)·LN(x)]·γ + β` in float32, with unbiased variances.
 
     Unbiased variance (torch.var's default) is what the reference's LIN and
     adaLIN use, and so what the released weights were trained with; the plain
-    instance norm elsewhere uses the biased one.
-
-    One pass over the map serves both: the layer statistics follow from the
-    per-channel ones (equal counts per channel, so the layer mean is the mean
-    of the channel means and, by the law of total variance, the layer's biased
-    variance is the mean of `var_c + (mean_c − mean)²`), and
-    `x − mean = (x − mean_c) + (mean_c − mean)` reuses the centred map, so
-    the mix is one multiply-add on it instead of two normalised copies.
+    instance norm elsewhere uses the biased one. ρ is per channel; γ and β per
+    channel (LIN) or per sample and channel (AdaLIN).
     """
-    x = ops.cast(x, "float32")
-    rho = ops.cast(rho, "float32")
-    channel_mean = _mean(x, (1, 2))
-    centered = x - channel_mean
-    channel_variance = _mean(ops.square(centered), (1, 2))  # biased, per (sample, channel)
-    layer_mean = ops.mean(channel_mean, axis=3, keepdims=True)
-    offset = channel_mean - layer_mean
-    layer_variance = ops.mean(channel_variance + ops.square(offset), axis=3, keepdims=True)
-    pixels = ops.cast(ops.shape(x)[1] * ops.shape(x)[2], "float32")
-    count = pixels * ops.cast(ops.shape(x)[3], "float32")
-    instance_scale = ops.rsqrt(channel_variance * (pixels / (pixels - 1.0)) + epsilon)
-    layer_scale = ops.rsqrt(layer_variance * (count / (count - 1.0)) + epsilon)
-    scale = rho * instance_scale + (1.0 - rho) * layer_scale
-    return centered * scale + (1.0 - rho) * layer_scale * offset
+    return layer_instance_affine_float32(
+        *(ops.cast(value, "float32") for value in (x, rho, gamma, beta)), epsilon
+    )
 
 
 def _unit_weight(layer, name, channels, value):
@@ -179,8 +135,7 @@ class LIN(keras.layers.Layer):
         self.beta = _statistics_weight(self, "beta", channels, "zeros")
 
     def call(self, inputs):
-        mixed = layer_instance_mix(inputs, self.rho, self.epsilon)
-        out = mixed * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        out = layer_instance_norm(inputs, self.rho, self.gamma, self.beta, self.epsilon)
         return ops.cast(out, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -242,10 +197,7 @@ class AdaLIN(keras.layers.Layer):
 
     def call(self, inputs):
         x, gamma, beta = inputs
-        mixed = layer_instance_mix(x, self.rho, self.epsilon)
-        gamma = ops.cast(gamma, "float32")[:, None, None, :]
-        beta = ops.cast(beta, "float32")[:, None, None, :]
-        return ops.cast(mixed * gamma + beta, self.compute_dtype)
+        return ops.cast(layer_instance_norm(x, self.rho, gamma, beta, self.epsilon), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
