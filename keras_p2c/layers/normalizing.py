@@ -12,8 +12,13 @@ on TensorFlow, `jax.custom_gradient` on JAX).
 The forward passes compute exactly what they computed before the gradients were written by hand, in
 the same order of operations, so outputs are bit-identical. All statistics are float32: the callers
 cast.
+
+On TensorFlow the hand-written gradient is attached only where a gradient could be asked for (a
+`GradientTape` is recording): inference graphs (`predict`, SavedModel and OpenVINO exports) hold the
+plain forward ops, with no gradient functions to trace, save or warn about.
 """
 
+import keras
 from keras import ops
 
 
@@ -40,6 +45,24 @@ def _upstream(args, upstream):
     return args[0] if upstream is None else upstream
 
 
+def could_be_differentiated():
+    """False where no gradient of what is computed now can be taken (TensorFlow with no tape recording)."""
+    if keras.backend.backend() != "tensorflow":
+        return True  # JAX differentiates by tracing; an un-differentiated custom_vjp is its primal function
+    try:
+        from tensorflow.python.eager import record
+    except ImportError:  # moved in a later TensorFlow: keep the gradients
+        return True
+    return record.could_possibly_record()
+
+
+def _with_gradient(function):
+    """`function(*inputs) -> (output, gradient)` as a differentiable op, or just its output (see above)."""
+    if could_be_differentiated():
+        return ops.custom_gradient(function)
+    return lambda *inputs: function(*inputs)[0]
+
+
 def _normalized_gradient(upstream, normalized, scale, axes, correction):
     """d/dx of `z = (x − mean)·scale`, `scale = rsqrt(correction·var + ε)`, statistics over `axes`."""
     centered = upstream - mean_over(upstream, axes)
@@ -49,7 +72,7 @@ def _normalized_gradient(upstream, normalized, scale, axes, correction):
 def instance_norm_float32(x, epsilon):
     """`(x − mean) / sqrt(var + ε)` per sample and channel over height and width (biased variance)."""
 
-    @ops.custom_gradient
+    @_with_gradient
     def normalize(x):
         mean = mean_over(x, (1, 2))
         centered = x - mean
@@ -74,7 +97,7 @@ def layer_instance_affine_float32(x, rho, gamma, beta, epsilon):
     map, so the mix is one multiply-add on it instead of two normalised copies.
     """
 
-    @ops.custom_gradient
+    @_with_gradient
     def normalize(x, rho, gamma, beta):
         channel_mean = mean_over(x, (1, 2))
         centered = x - channel_mean

@@ -17,6 +17,7 @@ import json
 
 from keras import ops
 
+from keras_p2c.layers.normalizing import could_be_differentiated
 from keras_p2c.models.gan_objectives import discriminator_terms, generator_terms, unpack_batch
 from keras_p2c.models.names import DISCRIMINATORS
 
@@ -80,7 +81,9 @@ class NetworkFunctions:
         training = bool(training) and name in DISCRIMINATORS
         if not self.traced:
             return network(inputs, training=training) if name in DISCRIMINATORS else network(inputs)
-        key = (_architecture(network), training)
+        # Traced with the normalisations' gradients only when traced on a tape (`normalizing`): a test
+        # step's tape-less trace is not reused by the training step.
+        key = (_architecture(network), training, could_be_differentiated())
         if key not in self._functions:
             self._functions[key] = self._trace(network, {"training": training} if name in DISCRIMINATORS else {})
         # Read here, on the step's tape: the gradient reaches each network's own variables.

@@ -89,6 +89,7 @@ def export_generator(generator, base_dir="saved_models", name="photo2cartoon"):
         name: the model name TF Serving serves it under.
     """
     import keras
+    import tensorflow as tf
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
@@ -102,16 +103,21 @@ def export_generator(generator, base_dir="saved_models", name="photo2cartoon"):
     model_dir = Path(base_dir) / name
     model_dir.mkdir(parents=True, exist_ok=True)
 
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
     cartoonize, predict_images = _serving_functions(generator)
-    archive.add_endpoint(BYTES_SIGNATURE, cartoonize)
-    archive.add_endpoint(FLOAT_SIGNATURE, predict_images)
+    # What the SavedModel holds: the two signatures and the variables they read, and nothing of the Keras
+    # object graph (`keras.export.ExportArchive` tracks the model itself, whose layer tree the saver then
+    # walks, and traces every function twice).
+    root = tf.Module()
+    root.generator_variables = [variable.value for variable in generator.variables]
+    signatures = {
+        BYTES_SIGNATURE: cartoonize.get_concrete_function(),
+        FLOAT_SIGNATURE: predict_images.get_concrete_function(),
+    }
     # A dot-named folder is invisible to TF Serving's version poller (and to
     # ours) until the finished export is renamed to its number.
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
     os.chmod(staging, 0o755)  # mkdtemp makes it owner-only; a TF Serving container may run as another user
-    archive.write_out(str(staging), verbose=False)
+    tf.saved_model.save(root, str(staging), signatures=signatures)
     while True:
         version = max(list_versions(model_dir), default=0) + 1
         try:

@@ -6,6 +6,8 @@ weights; OpenVINO converts it once for the module into a shared cache. The onnxr
 Keras and torch, which agree to 8e-6: that network fails the check, and `auto` falls back.)
 """
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -43,6 +45,17 @@ def generator():
 @pytest.fixture(scope="module")
 def runtime_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("runtimes")
+
+
+def without_checks(runtime_cache, tmp_path):
+    """A new cache holding `runtime_cache`'s converted models but none of its checks: checked afresh."""
+    (source,) = (runtime_cache / "runtimes").iterdir()
+    target = tmp_path / "runtimes" / source.name
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.suffix in (".xml", ".bin"):
+            shutil.copy(path, target / path.name)
+    return tmp_path
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +164,14 @@ def test_converted_models_and_checks_are_cached_per_weights(generator, face_inpu
     assert KerasSource(other).digest() != folder.name
 
 
-def test_auto_passes_over_a_runtime_that_fails_its_check(generator, face_input, keras_image, monkeypatch, tmp_path):
+def test_auto_passes_over_a_runtime_that_fails_its_check(
+    generator, face_input, keras_image, runtime_cache, monkeypatch, tmp_path
+):
+    select_runtime(generator, "openvino", "float32", cache_dir=runtime_cache)(face_input)  # converts, if first
+    cache_dir = without_checks(runtime_cache, tmp_path)
     monkeypatch.setattr(runtimes, "has_bf16_units", lambda: False)
     monkeypatch.setattr(runtimes, "FLOAT32_ATOL", 0.0)  # no runtime but Keras itself can pass this bound
-    runtime = select_runtime(generator, "auto", cache_dir=tmp_path)
+    runtime = select_runtime(generator, "auto", cache_dir=cache_dir)
     image = runtime(face_input)[0]
     assert runtime.name == "tensorflow"
     assert np.array_equal(image, keras_image)
@@ -162,7 +179,7 @@ def test_auto_passes_over_a_runtime_that_fails_its_check(generator, face_input, 
     assert reason.startswith("openvino float32: max |difference|")
     # Asked for by name, it is kept, with a warning saying by how much it misses.
     with pytest.warns(UserWarning, match="outside its bound"):
-        named = select_runtime(generator, "openvino", "float32", cache_dir=tmp_path)
+        named = select_runtime(generator, "openvino", "float32", cache_dir=cache_dir)
         named(face_input)
     assert named.name == "openvino" and not named.check.accepted
 

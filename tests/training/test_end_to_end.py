@@ -136,7 +136,8 @@ class Probe(GlobalStepCallback):
 
 def test_a_crashed_run_resumes_at_the_saved_step_with_the_optimiser_state(tmp_path):
     run_dir = tmp_path / "run"
-    config = load_config(SMOKE, short_overrides(run_dir))
+    # No periodic evaluation here (the smoke run above checks it): what is resumed is the training state.
+    config = load_config(SMOKE, short_overrides(run_dir) + ["logging.eval_every=0"])
     crash = CrashAfter(steps_per_epoch=2, step=3)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, callbacks=[crash], echo=None)
