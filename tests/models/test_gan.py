@@ -195,8 +195,10 @@ def test_translate_gives_images_and_normalised_heatmaps(trained):
         assert value.shape == (2, 64, 64, 1 if name.startswith("heatmap") else 3), name
         if name.startswith("heatmap"):
             assert value.min() >= 0.0 and value.max() <= 1.0 + 1e-6
+    # translate runs the compiled predict function, this the eager call: float32 round-off apart (4.6e-6
+    # measured on AVX-512), held to the generator's parity bound.
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(outputs["A2B"]), keras.ops.convert_to_numpy(gan.genA2B(images(2, 6))[0]), atol=1e-6
+        keras.ops.convert_to_numpy(outputs["A2B"]), keras.ops.convert_to_numpy(gan.genA2B(images(2, 6))[0]), atol=1e-4
     )
     a_side = {"real_A", "A2B", "A2B2A", "A2A", "heatmap_A2B", "heatmap_A2B2A", "heatmap_A2A"}
     assert set(gan.translate(images(1, 8))) == a_side
