@@ -111,7 +111,8 @@ def _plain_tensorflow():
     return not tf.distribute.has_strategy()
 
 
-def _read(variable):
+def read_value(variable):
+    """A variable's (or tensor's) current value as a TensorFlow tensor, read where it is called (on a tape)."""
     import tensorflow as tf
 
     return tf.convert_to_tensor(variable.value if isinstance(variable, keras.Variable) else variable)
@@ -211,9 +212,9 @@ class ReferenceAdam(keras.optimizers.Adam):
             velocities = [self._velocities[i] for i in indices]
             gradient = tf.stack([ops.cast(gradient, dtype) for gradient, _ in members])
             if self.l2_weight_decay:
-                gradient = gradient + self.l2_weight_decay * tf.stack([_read(v) for v in variables])
-            m = tf.stack([_read(v) for v in moments])
-            v = tf.stack([_read(v) for v in velocities])
+                gradient = gradient + self.l2_weight_decay * tf.stack([read_value(v) for v in variables])
+            m = tf.stack([read_value(v) for v in moments])
+            v = tf.stack([read_value(v) for v in velocities])
             new_m, new_v, updates = self._moments_and_update(gradient, m, v, step_size, bias_correction_2_sqrt)
             for moment, velocity, variable, m_i, v_i, update in zip(
                 moments, velocities, variables, tf.unstack(new_m), tf.unstack(new_v), tf.unstack(updates)

@@ -40,6 +40,11 @@ def _sum_to(x, rank):
     return ops.sum(x, axis=(0, 1, 2) if rank == 1 else (1, 2))
 
 
+def _on_map(value):
+    """A per-channel `(C,)` or per-sample `(N, C)` operand, broadcastable onto an NHWC map."""
+    return value if len(value.shape) == 1 else value[:, None, None, :]
+
+
 def _upstream(args, upstream):
     """The output's gradient, as `tf.custom_gradient` (positional) or `jax.custom_gradient` passes it."""
     return args[0] if upstream is None else upstream
@@ -113,8 +118,7 @@ def layer_instance_affine_float32(x, rho, gamma, beta, epsilon):
         layer_scale = ops.rsqrt(layer_variance * layer_correction + epsilon)
         scale = rho * instance_scale + (1.0 - rho) * layer_scale
         mixed = centered * scale + (1.0 - rho) * layer_scale * offset
-        gamma_map = gamma if len(gamma.shape) == 1 else gamma[:, None, None, :]
-        beta_map = beta if len(beta.shape) == 1 else beta[:, None, None, :]
+        gamma_map, beta_map = _on_map(gamma), _on_map(beta)
 
         def gradient(*args, upstream=None):
             # Every reduction the two normalisations' gradients need follows from two per-channel means,

@@ -20,6 +20,7 @@ from keras import ops
 from keras_p2c.layers.normalizing import could_be_differentiated
 from keras_p2c.models.gan_objectives import discriminator_terms, generator_terms, unpack_batch
 from keras_p2c.models.names import DISCRIMINATORS
+from keras_p2c.optimizers import read_value
 
 
 def _logs_for_fit(logs):
@@ -49,12 +50,6 @@ def _architecture(network):
     """What decides a network's graph: its class and configuration, whatever its name (twins share it)."""
     config = {key: value for key, value in network.get_config().items() if key != "name"}
     return type(network).__name__, json.dumps(config, sort_keys=True, default=str)
-
-
-def _read(variable):
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(variable.value)
 
 
 class NetworkFunctions:
@@ -87,8 +82,8 @@ class NetworkFunctions:
         if key not in self._functions:
             self._functions[key] = self._trace(network, {"training": training} if name in DISCRIMINATORS else {})
         # Read here, on the step's tape: the gradient reaches each network's own variables.
-        trainable = [_read(v) for v in network.trainable_variables]
-        non_trainable = [_read(v) for v in network.non_trainable_variables]
+        trainable = [read_value(v) for v in network.trainable_variables]
+        non_trainable = [read_value(v) for v in network.non_trainable_variables]
         outputs, updated = self._functions[key](trainable, non_trainable, inputs)
         if training:
             for variable, value in zip(network.non_trainable_variables, updated):
