@@ -2,6 +2,13 @@
 
 Keras' JAX trainer passes the model's variable values in and takes the new ones back. The networks run
 through `stateless_call`, and both optimisers' values travel in the one `GANOptimizer`'s variables.
+
+Unless the step runs eagerly, each network's `stateless_call` is one `jax.jit` per (architecture,
+training mode), shared by the twins (the two generators; the two global and the two local
+discriminators) and called at every site. Under `compile(jit_compile=False)` the step itself runs op by
+op around those compiled networks: XLA compiles three networks and their gradients, not one program of
+the whole step with every call inlined (minutes on a small CPU). Under `jit_compile=True` (Keras'
+default) the networks' jits are inlined into the step's.
 """
 
 import keras
@@ -9,6 +16,7 @@ from keras import ops
 
 from keras_p2c.models.gan_objectives import discriminator_terms, generator_terms, unpack_batch
 from keras_p2c.models.names import DISCRIMINATORS, GENERATORS
+from keras_p2c.models.twins import architecture
 
 
 class StatelessNetworks:
@@ -25,12 +33,29 @@ class StatelessNetworks:
         self.non_trainable = dict(non_trainable)
 
     def __call__(self, name, inputs, training=False):
-        network = getattr(self.model, name)
-        kwargs = {"training": training} if name in DISCRIMINATORS else {}
-        outputs, self.non_trainable[name] = network.stateless_call(
-            self.trainable[name], self.non_trainable[name], inputs, **kwargs
-        )
+        forward = _network_function(self.model, name, bool(training) and name in DISCRIMINATORS)
+        outputs, self.non_trainable[name] = forward(self.trainable[name], self.non_trainable[name], inputs)
         return outputs
+
+
+def _network_function(gan, name, training):
+    """The network `name`'s `stateless_call`, jitted once per architecture (twins share it) unless eager."""
+    network = getattr(gan, name)
+    kwargs = {"training": training} if name in DISCRIMINATORS else {}
+    if not gan.traced_networks:
+        return lambda trainable, non_trainable, inputs: network.stateless_call(trainable, non_trainable, inputs, **kwargs)
+    import jax
+
+    cache = gan._jax_network_functions
+    key = (architecture(network), training)
+    if key not in cache:
+        template = network
+
+        def forward(trainable, non_trainable, inputs):
+            return template.stateless_call(trainable, non_trainable, inputs, **kwargs)
+
+        cache[key] = jax.jit(forward)
+    return cache[key]
 
 
 class StateLayout:
@@ -79,6 +104,18 @@ def state_layout(gan):
     return gan._layout
 
 
+def _optimizer_function(gan, optimizer):
+    """`optimizer.stateless_apply`, jitted once (unless eager): one compiled update of all its variables."""
+    if not gan.traced_networks:
+        return optimizer.stateless_apply
+    import jax
+
+    cache = gan._jax_network_functions
+    if optimizer.name not in cache:
+        cache[optimizer.name] = jax.jit(optimizer.stateless_apply)
+    return cache[optimizer.name]
+
+
 def _scale_loss(optimizer, optimizer_values, loss):
     # LossScaleOptimizer reads its dynamic scale variable: give it the step's value.
     with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_values))):
@@ -111,7 +148,7 @@ def _update(gan, networks, names, optimizer, optimizer_values, objective, total)
 
     flat = [v for name in names for v in networks.trainable[name]]
     (_, (terms, non_trainable)), gradients = jax.value_and_grad(loss_fn, has_aux=True)(flat)
-    flat, optimizer_values = optimizer.stateless_apply(optimizer_values, gradients, flat)
+    flat, optimizer_values = _optimizer_function(gan, optimizer)(optimizer_values, gradients, flat)
     updated = StatelessNetworks(gan, {**networks.trainable, **by_network(flat)}, non_trainable)
     return terms, updated, optimizer_values
 

@@ -13,13 +13,12 @@ CPU: 64 px, first step 106 s → 51 s, steady step 1.2 s → 0.7–1.3 s; see be
 
 import contextlib
 import functools
-import json
-
 from keras import ops
 
 from keras_p2c.layers.normalizing import could_be_differentiated
 from keras_p2c.models.gan_objectives import discriminator_terms, generator_terms, unpack_batch
 from keras_p2c.models.names import DISCRIMINATORS
+from keras_p2c.models.twins import architecture
 from keras_p2c.optimizers import read_value
 
 
@@ -44,12 +43,6 @@ def _distribution_loss_scale():
     import tensorflow as tf
 
     return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def _architecture(network):
-    """What decides a network's graph: its class and configuration, whatever its name (twins share it)."""
-    config = {key: value for key, value in network.get_config().items() if key != "name"}
-    return type(network).__name__, json.dumps(config, sort_keys=True, default=str)
 
 
 class NetworkFunctions:
@@ -78,7 +71,7 @@ class NetworkFunctions:
             return network(inputs, training=training) if name in DISCRIMINATORS else network(inputs)
         # Traced with the normalisations' gradients only when traced on a tape (`normalizing`): a test
         # step's tape-less trace is not reused by the training step.
-        key = (_architecture(network), training, could_be_differentiated())
+        key = (architecture(network), training, could_be_differentiated())
         if key not in self._functions:
             self._functions[key] = self._trace(network, {"training": training} if name in DISCRIMINATORS else {})
         # Read here, on the step's tape: the gradient reaches each network's own variables.

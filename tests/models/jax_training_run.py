@@ -2,8 +2,9 @@
 
 Keras picks its backend once per process, so the JAX checks run here, under `KERAS_BACKEND=jax`. The run
 builds the torch reference case itself (random networks in the release's `.pt`, synthetic MobileFaceNet
-weights, the torch first step), then trains eagerly (`run_eagerly=True`: compiling the whole step with XLA
-takes minutes on a small CPU) and records what the tests check. `conftest.py` starts it at the beginning of
+weights, the torch first step), then trains with each network compiled on its own (`jit_compile=False`:
+`gan_steps_jax` jits every network once; compiling the whole step with XLA takes minutes on a small CPU,
+and the op-by-op eager step is ~10x slower per step) and records what the tests check. `conftest.py` starts it at the beginning of
 the session, so that it runs beside the TensorFlow tests.
 
     python -m tests.models.jax_training_run OUTPUT_FOLDER      # writes OUTPUT_FOLDER/result.json
@@ -76,7 +77,7 @@ def main(folder):
 
     def make_gan():
         gan = Photo2CartoonGAN(**case["options"], face_features=load_face_features(case["face_weights"]))
-        gan.compile(run_eagerly=True)
+        gan.compile(jit_compile=False)
         return gan
 
     def largest_difference(first, second):
