@@ -19,6 +19,7 @@ from tests.helpers.checkpoints import (  # noqa: E402
 from tests.reference.torch_reference import to_paddle_state_dict  # noqa: E402
 
 
+@pytest.mark.slow  # the default run checks both generators of both containers in the six-network test below
 @pytest.mark.parametrize("legacy", [True, False], ids=["legacy-container", "zip-container"])
 def test_original_checkpoint_generators_match_the_reference(tmp_path, legacy):
     nets = {"genA2B": torch_generator(seed=0), "genB2A": torch_generator(seed=1)}
