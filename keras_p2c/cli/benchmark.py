@@ -41,7 +41,7 @@ def add_arguments(parser):
 
 def run(args):
     if args.backend:
-        # Read when Keras is first imported: the workload modules are imported after this.
+        # Read when Keras is first imported (`p2c` sets it before its quiet TensorFlow import too).
         os.environ["KERAS_BACKEND"] = args.backend
     from keras_p2c.benchmarks.timing import load_average, machine_record, write_result
 

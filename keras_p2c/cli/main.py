@@ -89,6 +89,9 @@ def main(argv=None):
     # The top-level parser has no options but --help, so the first other word names the command.
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser([command] if command in COMMANDS else []).parse_args(argv)
+    if getattr(args, "backend", None):
+        # Keras reads it once, when first imported, and the quiet TensorFlow import below imports Keras.
+        os.environ["KERAS_BACKEND"] = args.backend
     if args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     elif args.command not in WITHOUT_TENSORFLOW:

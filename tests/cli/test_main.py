@@ -93,3 +93,20 @@ def test_every_help_shows_the_defaults(command, capsys):
     for action in sub._actions:
         if action.option_strings and action.default not in (None, False, "==SUPPRESS==") and action.help:
             assert "default" in action.help or f"(default: {action.default})" in " ".join(text.split()), action.dest
+
+
+def test_benchmark_backend_is_set_before_keras_is_imported(monkeypatch):
+    """`p2c benchmark --backend jax`: Keras reads KERAS_BACKEND on its first import, in the quiet TF import."""
+    from keras_p2c.cli import benchmark as benchmark_command
+    from keras_p2c.cli import main as main_module
+
+    seen = {}
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # restored after the test: main() sets it for real
+
+    def quiet_tensorflow():
+        seen["at_import"] = main_module.os.environ.get("KERAS_BACKEND")
+
+    monkeypatch.setattr(main_module, "quiet_tensorflow", quiet_tensorflow)
+    monkeypatch.setattr(benchmark_command, "run", lambda args: 0)
+    assert main(["benchmark", "--what", "train", "--backend", "jax"]) == 0
+    assert seen == {"at_import": "jax"}
