@@ -89,7 +89,8 @@ class TrainingConfig:
         batch_size: global batch (images of each domain per step, over all replicas; the reference: 1).
         steps_per_execution: steps run per compiled call (Keras `steps_per_execution`); logging and export
             periods should be multiples of it.
-        jit_compile: XLA compilation of the training step (measure first: slower on CPU).
+        jit_compile: XLA compilation of the whole training step (measure first: slower on CPU). On JAX,
+            False still compiles each network and optimiser update on its own (`gan_steps_jax`).
         run_eagerly: run the step eagerly, without compiling it (debugging; tiny runs, where compiling the
             step takes longer than the run).
     """
