@@ -8,7 +8,6 @@ The workloads are the modules of `keras_p2c.benchmarks`; each `run(...)` returns
 
 import importlib
 import json
-import os
 import sys
 
 WORKLOADS = {
@@ -40,9 +39,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    if args.backend:
-        # Read when Keras is first imported (`p2c` sets it before its quiet TensorFlow import too).
-        os.environ["KERAS_BACKEND"] = args.backend
     from keras_p2c.benchmarks.timing import load_average, machine_record, write_result
 
     names = sorted(WORKLOADS) if args.what == "all" else [args.what]

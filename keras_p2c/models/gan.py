@@ -136,7 +136,7 @@ class Photo2CartoonGAN(keras.Model):
         self.gan_losses = Photo2CartoonLosses(LossWeights())
         self._layout = None
         self._network_functions = None
-        self._jax_network_functions = {}
+        self._jax_functions = {}  # gan_steps_jax: jitted networks and optimiser updates
         self.traced_networks = True
         self.build((None, img_size, img_size, 3))
 
@@ -235,7 +235,7 @@ class Photo2CartoonGAN(keras.Model):
         # Eager steps stay eager throughout (debuggable); compiled ones trace each network once.
         self.traced_networks = not self.run_eagerly
         self._network_functions = None
-        self._jax_network_functions = {}
+        self._jax_functions = {}  # gan_steps_jax: jitted networks and optimiser updates
 
     # --- what the steps share (keras_p2c.models.gan_steps_tensorflow / gan_steps_jax) --------------
 

@@ -46,7 +46,7 @@ def _network_function(gan, name, training):
         return lambda trainable, non_trainable, inputs: network.stateless_call(trainable, non_trainable, inputs, **kwargs)
     import jax
 
-    cache = gan._jax_network_functions
+    cache = gan._jax_functions
     key = (architecture(network), training)
     if key not in cache:
         template = network
@@ -110,10 +110,11 @@ def _optimizer_function(gan, optimizer):
         return optimizer.stateless_apply
     import jax
 
-    cache = gan._jax_network_functions
-    if optimizer.name not in cache:
-        cache[optimizer.name] = jax.jit(optimizer.stateless_apply)
-    return cache[optimizer.name]
+    # By the object, not its name: two optimisers may be given one name.
+    cache, key = gan._jax_functions, id(optimizer)
+    if key not in cache:
+        cache[key] = jax.jit(optimizer.stateless_apply)
+    return cache[key]
 
 
 def _scale_loss(optimizer, optimizer_values, loss):

@@ -13,6 +13,7 @@ CPU: 64 px, first step 106 s → 51 s, steady step 1.2 s → 0.7–1.3 s; see be
 
 import contextlib
 import functools
+
 from keras import ops
 
 from keras_p2c.layers.normalizing import could_be_differentiated
