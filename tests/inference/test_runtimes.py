@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from keras_p2c.cli.runtime_options import PRECISION_CHOICES, RUNTIME_CHOICES
+from keras_p2c import cpu
 from keras_p2c.cpu import has_bf16_units
 from keras_p2c.inference import runtimes
 from keras_p2c.inference.runtimes import (
@@ -98,7 +99,7 @@ def test_runtime_defaults_to_the_environment(monkeypatch):
 
 @pytest.mark.parametrize("bf16_units", [True, False])
 def test_auto_tries_bf16_only_where_the_cpu_has_bf16_units(monkeypatch, bf16_units):
-    monkeypatch.setattr(runtimes, "has_bf16_units", lambda: bf16_units)
+    monkeypatch.setattr(cpu, "has_bf16_units", lambda: bf16_units)
     expected = [("openvino", "bf16")] if bf16_units else []
     assert candidates("auto") == expected + [("openvino", "float32"), ("tensorflow", "float32")]
     assert candidates("openvino") == expected + [("openvino", "float32")]
@@ -108,7 +109,7 @@ def test_auto_tries_bf16_only_where_the_cpu_has_bf16_units(monkeypatch, bf16_uni
 
 
 def test_a_runtime_asked_for_by_name_that_cannot_run_fails_at_once(generator, monkeypatch, tmp_path):
-    monkeypatch.setattr(runtimes, "has_bf16_units", lambda: False)
+    monkeypatch.setattr(cpu, "has_bf16_units", lambda: False)
     with pytest.raises(RuntimeUnavailable, match="no bf16 units"):
         select_runtime(generator, "openvino", "bf16", cache_dir=tmp_path)
     monkeypatch.setitem(__import__("sys").modules, "openvino", None)  # as if not installed
@@ -150,8 +151,8 @@ def test_converted_models_and_checks_are_cached_per_weights(generator, face_inpu
     def no_conversion(*args):
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(runtimes, "convert_openvino", no_conversion)
-    monkeypatch.setattr(runtimes, "compare", no_conversion)
+    monkeypatch.setattr(runtimes.conversion, "convert_openvino", no_conversion)
+    monkeypatch.setattr(runtimes.selection, "compare", no_conversion)
     runtime = select_runtime(generator, "openvino", "float32", cache_dir=runtime_cache)
     runtime(face_input)
     assert runtime.name == "openvino" and runtime.check.accepted
@@ -169,8 +170,8 @@ def test_auto_passes_over_a_runtime_that_fails_its_check(
 ):
     select_runtime(generator, "openvino", "float32", cache_dir=runtime_cache)(face_input)  # converts, if first
     cache_dir = without_checks(runtime_cache, tmp_path)
-    monkeypatch.setattr(runtimes, "has_bf16_units", lambda: False)
-    monkeypatch.setattr(runtimes, "FLOAT32_ATOL", 0.0)  # no runtime but Keras itself can pass this bound
+    monkeypatch.setattr(cpu, "has_bf16_units", lambda: False)
+    monkeypatch.setattr(runtimes.checks, "FLOAT32_ATOL", 0.0)  # no runtime but Keras itself can pass this bound
     runtime = select_runtime(generator, "auto", cache_dir=cache_dir)
     image = runtime(face_input)[0]
     assert runtime.name == "tensorflow"

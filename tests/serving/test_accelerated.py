@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from keras_p2c import cpu
 from keras_p2c.inference import runtimes
 from keras_p2c.serving.registry import ModelRegistry
 
@@ -75,8 +76,8 @@ def test_openvino_serves_both_generator_signatures(on_openvino):
 
 
 def test_auto_falls_back_to_the_savedmodel_when_the_check_fails(exported, runtime_cache, monkeypatch):
-    monkeypatch.setattr(runtimes, "has_bf16_units", lambda: False)
-    monkeypatch.setattr(runtimes, "FLOAT32_ATOL", 0.0)
+    monkeypatch.setattr(cpu, "has_bf16_units", lambda: False)
+    monkeypatch.setattr(runtimes.checks, "FLOAT32_ATOL", 0.0)
     lines = []
     served = _registry(exported, runtime_cache, lines.append, runtime="auto").get()
     images = np.random.default_rng(3).uniform(-1, 1, (1, 256, 256, 3)).astype(np.float32)
