@@ -9,7 +9,10 @@ logger = logging.getLogger(__name__)
 
 # Image formats `tf.io.decode_image` cannot read (the reference's list has .ppm/.pgm/.tif): reported by
 # `list_image_files`, not silently dropped. The rest of `IMAGE_SUFFIXES` (what OpenCV reads) is used.
-UNSUPPORTED_IMAGE_EXTENSIONS = (".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".heic", ".avif")
+UNSUPPORTED_IMAGE_EXTENSIONS = (
+    ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pfm",
+    ".avif", ".heic", ".jp2", ".j2k", ".hdr", ".pic", ".sr", ".ras",
+)  # fmt: skip
 IMAGE_EXTENSIONS = tuple(suffix for suffix in IMAGE_SUFFIXES if suffix not in UNSUPPORTED_IMAGE_EXTENSIONS)
 
 DOMAIN_FOLDERS = {

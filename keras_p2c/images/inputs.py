@@ -14,10 +14,12 @@ import glob
 import os
 from pathlib import Path
 
-# Suffixes OpenCV decodes (`read_image` gives the reason when a file still fails).
+# Suffixes of every format `read_image` decodes (the formats `headers.image_format` recognises); it gives
+# the reason when a file still fails.
 IMAGE_SUFFIXES = (
     ".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".gif",
-    ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pfm",
+    ".avif", ".jp2", ".j2k", ".hdr", ".pic", ".sr", ".ras",
 )  # fmt: skip
 GLOB_CHARACTERS = "*?["
 

@@ -38,3 +38,30 @@ def test_names_and_reasons_for_reports():
     assert printable_name("caf\udce9.jpg") == "caf\\xe9.jpg"
     assert short_reason(ValueError("photo.jpg: no face\n found"), "photo.jpg") == "no face found"
     assert short_reason(ValueError(""), "x") == "ValueError"
+
+
+def test_a_folder_gives_every_format_read_image_reads(tmp_path):
+    """AVIF, Radiance HDR, PFM, Sun raster, ... in a folder are photos too, not 'not an image file'."""
+    import cv2
+    import numpy as np
+
+    from keras_p2c.images.headers import image_format
+    from keras_p2c.images.io import read_image
+
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    written = {}
+    for suffix in (".avif", ".hdr", ".pic", ".pfm", ".pam", ".sr", ".ras", ".webp", ".tiff"):
+        image = rgb.astype(np.float32) / 255.0 if suffix in (".hdr", ".pic", ".pfm") else rgb
+        try:
+            ok, data = cv2.imencode(suffix, image)
+        except cv2.error:  # a codec this OpenCV build lacks
+            continue
+        if ok:
+            written[suffix] = image_format(data.tobytes())
+            touch(tmp_path / f"photo{suffix}").write_bytes(data.tobytes())
+    assert {".avif", ".hdr", ".pfm", ".ras"} <= set(written), written  # what opencv-python wheels write
+    files, skipped = expand_inputs([tmp_path])
+    assert skipped == []
+    assert sorted(item.path.suffix for item in files) == sorted(written)
+    for item in files:
+        assert read_image(item.path).shape == (16, 16, 3), item.path
