@@ -1,3 +1,4 @@
+import gc
 import os
 
 # Quieter TensorFlow start-up in test logs.
@@ -7,6 +8,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # in tests/inference/test_runtimes.py and tests/serving/test_accelerated.py, and p2c cartoonize's
 # default in tests/cli/test_cartoonize.py.
 os.environ.setdefault("KERAS_P2C_RUNTIME", "tensorflow")
+
+
+def _share_the_cores_between_workers():
+    """The cores shared out between the xdist workers: under `-n 2` on two cores, one thread each.
+
+    Two workers on two cores, each with TensorFlow's, torch's and XLA's default pools (a thread per core),
+    time-share every core, and a parallel kernel waits on its descheduled half: measured, the suite used
+    1252 CPU-seconds with the default pools and 1102 with one thread each. The settings are defaults
+    (an explicit one wins) and reach the subprocesses the tests start (p2c commands, the JAX run).
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if workers == 1:
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
+    multi_threaded = "true" if threads > 1 else "false"
+    os.environ.setdefault(
+        "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={multi_threaded} intra_op_parallelism_threads={threads}"
+    )
+
+
+_share_the_cores_between_workers()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -39,6 +63,18 @@ def pytest_report_header(config):
     isa = " ".join(flag for flag in _ISA_FLAGS if flag in flags) or "none of " + "/".join(_ISA_FLAGS)
     settings = " ".join(f"{name}={os.environ[name]}" for name in _NUMERIC_ENV if name in os.environ) or "none"
     return f"cpu: {model} ({os.cpu_count()} cores); isa: {isa}; numeric env: {settings}"
+
+
+def pytest_collection_finish(session):
+    """Imports and collection done: their objects (TensorFlow's, Keras') are set aside from garbage collection.
+
+    The tests make millions of short-lived objects (eager ops); every full collection would otherwise walk
+    the hundreds of thousands the imports left, and a larger first generation means fewer collections.
+    Measured on three model files: 9.4 s of collections → 2.7 s, 161 s → 146 s.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 @pytest.fixture(autouse=True)

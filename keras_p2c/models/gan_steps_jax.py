@@ -58,6 +58,20 @@ def _network_function(gan, name, training):
     return cache[key]
 
 
+def inference_networks(gan):
+    """`run(name, inputs)` in inference mode, outside any step, with the networks' current weights: the
+    functions the step jitted (a generator's inference program is the one its discriminator update runs)."""
+
+    def run(name, inputs, training=False):
+        del training  # inference mode
+        network = getattr(gan, name)
+        trainable = [variable.value for variable in network.trainable_variables]
+        non_trainable = [variable.value for variable in network.non_trainable_variables]
+        return _network_function(gan, name, False)(trainable, non_trainable, inputs)[0]
+
+    return run
+
+
 class StateLayout:
     """Where each network's variables sit in the model's flat `trainable_variables` / `non_trainable_variables`."""
 

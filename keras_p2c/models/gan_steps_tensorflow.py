@@ -102,6 +102,12 @@ def network_functions(gan):
     return gan._network_functions
 
 
+def inference_networks(gan):
+    """`run(name, inputs)` in inference mode, outside any step: the step's traced networks (a trace of its own,
+    without gradients, shared by the twins), or plain calls where the step runs eagerly."""
+    return network_functions(gan)
+
+
 @contextlib.contextmanager
 def graph_optimizer_off():
     """Grappler off for the functions instantiated inside; the previous options are restored after."""

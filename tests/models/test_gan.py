@@ -195,13 +195,24 @@ def test_translate_gives_images_and_normalised_heatmaps(trained):
         assert value.shape == (2, 64, 64, 1 if name.startswith("heatmap") else 3), name
         if name.startswith("heatmap"):
             assert value.min() >= 0.0 and value.max() <= 1.0 + 1e-6
-    # translate runs the compiled predict function, this the eager call: float32 round-off apart (4.6e-6
-    # measured on AVX-512), held to the generator's parity bound.
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(outputs["A2B"]), keras.ops.convert_to_numpy(gan.genA2B(images(2, 6))[0]), atol=1e-4
+    # Run eagerly, translate calls the generators themselves.
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(outputs["A2B"]), keras.ops.convert_to_numpy(gan.genA2B(images(2, 6))[0])
     )
+    # Compiled, it runs the step's traced networks (one trace for both twins).
+    compiled = Photo2CartoonGAN.from_config(gan.get_config())
+    compiled.set_weights(gan.get_weights())
+    compiled.compile()
     a_side = {"real_A", "A2B", "A2B2A", "A2A", "heatmap_A2B", "heatmap_A2B2A", "heatmap_A2A"}
-    assert set(gan.translate(images(2, 8))) == a_side  # (batch 2 again: no second trace of each predict)
+    traced = compiled.translate(images(2, 6))
+    assert set(traced) == a_side
+    # A traced graph against eager ops: other kernels, other float order. This trained tiny generator's
+    # float32-vs-float64 gap is up to 3.1e-4 (see the predict test), and a cycle passes through two of them
+    # (2.2e-4 measured on AVX-512); 1e-3 still catches a wrong network or weights.
+    for name, value in traced.items():
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(value), keras.ops.convert_to_numpy(outputs[name]), atol=1e-3, err_msg=name
+        )
 
 
 def test_backup_and_restore_resumes_both_optimisers(trained, backup_dir):
