@@ -13,14 +13,22 @@ The byte signature does all pre- and post-processing inside the graph, so a TF
 Serving client only sends `{"instances": [{"b64": "..."}]}`. The output name
 ends in `_bytes` because that is how TF Serving's REST layer knows to return a
 string tensor as `{"b64": ...}` rather than as (invalid) UTF-8 text.
+
+Each version also holds `assets.extra/tf_serving_warmup_requests`, one made-up request per signature,
+which TF Serving (and `p2c serve`) run before the version serves (needs tensorflow-serving-api's protos,
+the `serve` extra; without them the export has no such file).
 """
 
+import logging
 import os
 import re
 import tempfile
 from pathlib import Path
 
 from keras_p2c.atomic import atomic_path
+from keras_p2c.serving.warmup import WarmupError, export_warmup_file
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SIZE = 256
 BYTES_SIGNATURE = "serving_default"
@@ -118,6 +126,10 @@ def export_generator(generator, base_dir="saved_models", name="photo2cartoon"):
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
     os.chmod(staging, 0o755)  # mkdtemp makes it owner-only; a TF Serving container may run as another user
     tf.saved_model.save(root, str(staging), signatures=signatures)
+    try:
+        export_warmup_file(staging, signatures, model_name=name)
+    except WarmupError as error:  # an optional extra: the version serves without, warmed up on made-up inputs
+        logger.info("No warm-up file in the export: %s", error)
     while True:
         version = max(list_versions(model_dir), default=0) + 1
         try:

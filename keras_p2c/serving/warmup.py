@@ -114,12 +114,42 @@ def _synthetic_value(spec):
     return np.zeros(shape, spec.dtype.as_numpy_dtype)
 
 
+def _made_up_requests(input_specs):
+    """`[(signature name, {input name: made-up value})]` from `{signature name: {input name: TensorSpec}}`."""
+    return [
+        (name, {input_name: _synthetic_value(spec) for input_name, spec in specs.items()})
+        for name, specs in sorted(input_specs.items())
+    ]
+
+
 def synthetic_requests(served):
     """One request per signature of the SavedModel (not the server's extensions), with made-up inputs."""
-    return [
-        (name, {input_name: _synthetic_value(spec) for input_name, spec in served.input_specs(name).items()})
-        for name in sorted(served.signatures)
-    ]
+    return _made_up_requests({name: served.input_specs(name) for name in served.signatures})
+
+
+def export_warmup_file(version_dir, signatures, model_name=""):
+    """Writes one made-up request per signature of an export into its warm-up file; returns the path.
+
+    TF Serving (and `p2c serve`) run that file before the version serves, so the first user request does
+    not pay for instantiating each signature's graph (~2 s against 0.17 s a call, measured above).
+
+    Args:
+        signatures: `{name: concrete function}`, as given to `tf.saved_model.save`.
+
+    Raises:
+        WarmupError: TF Serving's protos (tensorflow-serving-api) are not installed.
+    """
+    return write_warmup_file(version_dir, _made_up_requests(_input_specs(signatures)), model_name)
+
+
+def _input_specs(signatures):
+    """`{signature name: {input name: TensorSpec}}` of concrete functions (positional inputs by their spec's name,
+    the name a SavedModel signature gives them)."""
+    specs = {}
+    for name, function in signatures.items():
+        positional, keyword = function.structured_input_signature
+        specs[name] = {**{spec.name: spec for spec in positional}, **keyword}
+    return specs
 
 
 def warm_up(served):

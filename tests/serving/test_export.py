@@ -84,6 +84,21 @@ def test_any_size_input_is_resized_to_256(exported):
     assert [decode_png(o).shape for o in out] == [(256, 256, 3)] * 2
 
 
+def test_each_version_carries_its_tf_serving_warm_up_requests(exported):
+    pytest.importorskip("tensorflow_serving.apis")
+    import tensorflow as tf
+
+    from keras_p2c.serving.warmup import WARMUP_FILE, read_warmup_file
+
+    _, model_dir = exported
+    requests = read_warmup_file(model_dir / "1" / WARMUP_FILE)
+    assert [name for name, _ in requests] == ["predict_images", "serving_default"]
+    loaded = tf.saved_model.load(str(model_dir / "1"))
+    for name, arrays in requests:  # each runs on its signature, as TF Serving runs them on load
+        outputs = loaded.signatures[name](**{key: tf.constant(value) for key, value in arrays.items()})
+        assert all(np.all(np.isfinite(v.numpy())) for v in outputs.values() if v.dtype.is_floating), name
+
+
 def test_new_export_adds_a_version_and_never_overwrites(tmp_path):
     model_dir = tmp_path / "m"
     for v in ("1", "3"):

@@ -22,7 +22,7 @@ MODEL = "photo2cartoon"
 
 @pytest.fixture(scope="module")
 def served(exported, tmp_path_factory):
-    """(url, registry, notes): versions 1 and 2 (a copy of 1 with a warm-up file), labelled, batching on."""
+    """(url, registry, notes): versions 1 and 2 (a copy of 1 with a warm-up file of its own), labelled, batching on."""
     _, shared = exported
     model_dir = tmp_path_factory.mktemp("operations") / MODEL
     shutil.copytree(shared, model_dir)
@@ -70,7 +70,8 @@ def test_labels_must_name_served_versions(exported):
 def test_each_version_was_warmed_up_on_load(served):
     _, registry, notes = served
     second, first = registry.served()
-    assert first.warmup.source == "synthetic" and first.warmup.requests == 2  # serving_default and predict_images
+    # Version 1 runs the requests its export wrote (serving_default and predict_images), 2 its own file's.
+    assert first.warmup.source == str(first.path / WARMUP_FILE) and first.warmup.requests == 2
     assert second.warmup.source == str(second.path / WARMUP_FILE) and second.warmup.requests == 1
     assert first.warmup.skipped == second.warmup.skipped == [] and not [n for n in notes if "warm-up" in n]
 
