@@ -7,13 +7,11 @@ from keras_p2c.images.inputs import IMAGE_SUFFIXES, walk_files
 
 logger = logging.getLogger(__name__)
 
-# Image formats `tf.io.decode_image` cannot read (the reference's list has .ppm/.pgm/.tif): reported by
-# `list_image_files`, not silently dropped. The rest of `IMAGE_SUFFIXES` (what OpenCV reads) is used.
-UNSUPPORTED_IMAGE_EXTENSIONS = (
-    ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pfm",
-    ".avif", ".heic", ".jp2", ".j2k", ".hdr", ".pic", ".sr", ".ras",
-)  # fmt: skip
-IMAGE_EXTENSIONS = tuple(suffix for suffix in IMAGE_SUFFIXES if suffix not in UNSUPPORTED_IMAGE_EXTENSIONS)
+# The image formats `tf.io.decode_image` reads: the training pipelines use these. The rest of
+# `IMAGE_SUFFIXES` (what OpenCV reads; the reference's list also has .ppm/.pgm/.tif), and HEIC, are
+# reported by `list_image_files`, not silently dropped.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".gif")
+UNSUPPORTED_IMAGE_EXTENSIONS = tuple(suffix for suffix in IMAGE_SUFFIXES if suffix not in IMAGE_EXTENSIONS) + (".heic",)
 
 DOMAIN_FOLDERS = {
     ("train", "A"): "trainA",
