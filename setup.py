@@ -34,7 +34,7 @@ EXTRAS = {
     "bench": ["torch==2.13.0", "onnx", "onnxruntime", "tf2onnx", "openvino", "scikit-image"],
     "test": [
         "pytest",
-        "pytest-xdist",  # pytest.ini runs the suite in two processes
+        "pytest-xdist>=3.6",  # pytest.ini runs the suite in two processes (--no-loadscope-reorder: 3.6)
         "jax",
         "scikit-image",
         "fastapi",

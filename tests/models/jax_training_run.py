@@ -4,8 +4,8 @@ Keras picks its backend once per process, so the JAX checks run here, under `KER
 builds the torch reference case itself (random networks in the release's `.pt`, synthetic MobileFaceNet
 weights, the torch first step), then trains with each network compiled on its own (`jit_compile=False`:
 `gan_steps_jax` jits every network once; compiling the whole step with XLA takes minutes on a small CPU,
-and the op-by-op eager step is ~10x slower per step) and records what the tests check. `conftest.py`
-starts it at the beginning of the session, so that it runs beside the TensorFlow tests.
+and the op-by-op eager step is ~10x slower per step) and records what the tests check. `test_gan_jax.py`
+starts it and waits for it.
 
     python -m tests.models.jax_training_run OUTPUT_FOLDER      # writes OUTPUT_FOLDER/result.json
 """

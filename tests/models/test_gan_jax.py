@@ -1,8 +1,9 @@
 """Photo2CartoonGAN on the JAX backend: the stateless step, both optimisers' state, and the first-step parity.
 
 Keras picks its backend once per process, so `jax_training_run.py` does the training in a subprocess
-(`KERAS_BACKEND=jax`, started by `conftest.py` when the session starts) and reports what it saw as JSON;
-the tests below check the report. The run starts from its own torch reference case (random networks in the
+(`KERAS_BACKEND=jax`) and reports what it saw as JSON; the tests below check the report. The worker
+that runs this file waits for the subprocess, which has its core meanwhile; `tests/conftest.py` hands
+this file out first, so that the other worker goes through the rest of the suite beside it. The run starts from its own torch reference case (random networks in the
 release's `.pt`, synthetic MobileFaceNet weights, the torch first step).
 """
 
@@ -14,10 +15,14 @@ pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
-def jax_run(jax_training_run):
-    if jax_training_run is None:
-        pytest.skip("the JAX training run was not started")
-    return jax_training_run.result()
+def jax_run(tmp_path_factory):
+    from tests.models.jax_training_run import JaxRun
+
+    run = JaxRun(tmp_path_factory.mktemp("jax_training_run"))
+    try:
+        yield run.result()
+    finally:
+        run.stop()
 
 
 def test_first_step_matches_the_reference_on_jax(jax_run):

@@ -34,13 +34,16 @@ class KerasSource:
         return tf.function(lambda images: self.generator(images, training=False), input_signature=[_input_spec(self.size)])
 
     def digest(self):
-        """The generator's configuration and weights."""
+        """The generator's configuration and weights (not its name: Keras numbers each new model of a process)."""
         import keras
 
-        digest = hashlib.sha256(json.dumps(self.generator.get_config(), sort_keys=True, default=str).encode())
+        config = {key: value for key, value in self.generator.get_config().items() if key != "name"}
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
         for weight in self.generator.weights:
             value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
-            digest.update(f"{weight.path}:{value.dtype}:{value.shape};".encode())
+            # The path below the model ("generator_1/…" for the second generator made in a process).
+            inside = weight.path.split("/", 1)[-1]
+            digest.update(f"{inside}:{value.dtype}:{value.shape};".encode())
             digest.update(value.tobytes())
         return digest.hexdigest()[:24]
 
