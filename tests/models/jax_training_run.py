@@ -60,6 +60,15 @@ class JaxRun:
 
 
 def main(folder):
+    import time
+
+    started = time.perf_counter()
+    seconds = {}
+
+    def lap(name):
+        # Where the run's time goes (reported in result.json, for whoever speeds the suite up next).
+        seconds[name] = round(time.perf_counter() - started - sum(seconds.values()), 2)
+
     import keras
     import numpy as np
 
@@ -70,7 +79,9 @@ def main(folder):
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
     folder = Path(folder)
+    lap("imports")
     case = make_reference_case(folder)
+    lap("torch reference case")
     real_A, real_B, lr = case["real_A"], case["real_B"], case["lr"]
     backup_dir = str(folder / "backup")
     result = {"reference_terms": case["terms"], "lr": lr, "shape": list(real_A.shape)}
@@ -89,7 +100,9 @@ def main(folder):
     # 1. The first step from the converted checkpoint, as the reference's.
     gan = make_gan()
     load_official_gan(gan, case["checkpoint"])
+    lap("GAN built and loaded")
     logs = gan.train_on_batch(real_A, real_B, return_dict=True)
+    lap("first step")
     result["first_step"] = {name: float(value) for name, value in logs.items()}
     after = load_official_networks(case["after"])
     networks = {name: snapshot(getattr(gan, name).weights) for name in NETWORKS}
@@ -104,6 +117,7 @@ def main(folder):
     before = {name: snapshot(getattr(gan, name).weights) for name in NETWORKS + ("face_features",)}
     backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
     history = gan.fit(real_A, real_B, batch_size=len(real_A), epochs=1, shuffle=False, verbose=0, callbacks=[backup])
+    lap("fit step and backup")
     result["history"] = {name: [float(v) for v in values] for name, values in history.history.items()}
     result["iterations"] = [int(gan.g_optimizer.iterations), int(gan.d_optimizer.iterations)]
     unchanged, vectors_unchanged = [], []
@@ -141,10 +155,14 @@ def main(folder):
     result["restored_sizes"] = [len(record.state)] + [len(o.variables) for o in optimizers]
     result["restored_zero_moments"] = sum(not np.any(m) for o in optimizers for m in snapshot(o.variables[2:]))
     result["resumed_iterations"] = [int(o.iterations) for o in optimizers]
+    lap("second GAN restored")
 
     # 4. Inference entry points.
     result["translate"] = {name: list(v.shape) for name, v in gan.translate(real_A, real_B).items()}
+    lap("translate")
     result["predict"] = [list(t.shape) for t in gan.predict(real_A, verbose=0)]
+    lap("predict")
+    result["seconds"] = seconds
 
     partial = folder / "result.json.partial"
     partial.write_text(json.dumps(result))
