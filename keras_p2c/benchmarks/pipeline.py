@@ -49,7 +49,7 @@ def _stages(predictor, jpeg):
 
     rgb = read_image(jpeg)
     lap("decode")
-    face = detect_faces(rgb, max_side=predictor.detect_size)[0]
+    face = detect_faces(rgb, max_side=predictor.detection.max_side)[0]
     lap("detect")
     rotation = level_eyes(face.keypoints, rgb.shape)
     box = face_crop_box(transform_points(rotation.matrix, face.keypoints))

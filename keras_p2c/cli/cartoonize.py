@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 # NumPy + OpenCV only (no TensorFlow): `p2c cartoonize --help` stays fast.
-from keras_p2c.cli.face_options import add_landmarks_argument
+from keras_p2c.cli.face_options import add_detect_size_argument, add_landmarks_argument, detect_size
 from keras_p2c.cli.runtime_options import add_runtime_arguments
-from keras_p2c.faces.detect import DEFAULT_MAX_SIDE
 from keras_p2c.faces.landmarks import LandmarksUnavailableError
 from keras_p2c.faces.quality import face_quality
 from keras_p2c.images import DEFAULT_MAX_PIXELS, expand_inputs, printable_name, write_image_atomic
@@ -57,13 +56,7 @@ def add_arguments(parser):
         f"{DEFAULT_MAX_PIXELS:,}; 0: no limit)",
     )
     parser.add_argument("--batch-size", type=int, default=8, help="faces per generator call (default 8)")
-    parser.add_argument(
-        "--detect-size",
-        type=int,
-        default=DEFAULT_MAX_SIDE,
-        help=f"detect faces on a copy at most this many pixels wide/high (default {DEFAULT_MAX_SIDE}); "
-        "raise it for small faces in large photos",
-    )
+    add_detect_size_argument(parser)
     add_landmarks_argument(parser)
     add_runtime_arguments(parser)
     parser.add_argument("--cache-dir", help="download/conversion cache (default $KERAS_P2C_HOME or ~/.cache/keras_p2c)")
@@ -206,7 +199,7 @@ def _make_predictor(args):
             paste_back=args.paste_back,
             batch_size=args.batch_size,
             max_pixels=args.max_pixels or None,
-            detect_size=args.detect_size,
+            detect_size=detect_size(args),
             progress=not args.quiet,
             landmarks=args.landmarks,
             runtime=args.runtime,

@@ -4,7 +4,7 @@ import os
 import sys
 
 # NumPy + OpenCV only (no TensorFlow): `p2c prepare-dataset --help` stays fast.
-from keras_p2c.cli.face_options import add_landmarks_argument
+from keras_p2c.cli.face_options import add_detect_size_argument, add_landmarks_argument, detect_size
 from keras_p2c.data.preparation import REPORT_NAME, SKIPPED_CSV_NAME, PrepOptions, prepare_dataset
 from keras_p2c.faces.landmarks import LandmarksUnavailableError
 from keras_p2c.faces.mask_model import MaskModelError
@@ -52,12 +52,7 @@ def add_arguments(parser):
         default=defaults.max_pixels,
         help=f"refuse larger images (default {defaults.max_pixels:,}; 0: no limit)",
     )
-    add(
-        "--detect-size",
-        type=int,
-        default=defaults.detect_size,
-        help=f"detect faces on a copy at most this large (default {defaults.detect_size})",
-    )
+    add_detect_size_argument(parser)
     add_landmarks_argument(parser)
     add("--workers", type=int, default=1, help="worker processes (default 1)")
     add("--retry-skipped", action="store_true", help="process again the photos an earlier run skipped")
@@ -79,7 +74,7 @@ def run(args):
             min_crop=args.min_crop,
             max_outside=args.max_outside,
             max_pixels=args.max_pixels or None,
-            detect_size=args.detect_size,
+            detect_size=detect_size(args),
             landmarks=args.landmarks,
         )
         summary = prepare_dataset(

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 from keras_p2c.atomic import write_bytes_atomic
 from keras_p2c.faces.composite import resize_to_generator
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE, DEFAULT_MIN_CONFIDENCE
-from keras_p2c.faces.landmarks import check_landmarks, get_dlib68
+from keras_p2c.faces.detection import DetectionOptions
+from keras_p2c.faces.landmarks import get_dlib68
 from keras_p2c.faces.prepare import FACE_POLICIES, prepare_face, select_faces
 from keras_p2c.faces.quality import MAX_OUTSIDE, MIN_CROP, face_quality
 from keras_p2c.faces.segment import get_segmenter
@@ -73,7 +74,7 @@ class PrepOptions:
         min_crop: skip faces whose square crop is smaller than this many photo pixels.
         max_outside: skip faces whose crop lies more than this fraction outside the photo.
         max_pixels: refuse larger images (`None`: no limit).
-        detect_size: MTCNN runs on a copy at most this many pixels on its longer side.
+        detect_size: MTCNN runs on a copy at most this many pixels on its longer side (`None`: the photo).
         min_confidence: MTCNN score threshold.
         landmarks: `"mtcnn5"` (MTCNN) or `"dlib68"` (dlib's 68 landmarks: the reference's exact crop).
     """
@@ -95,7 +96,7 @@ class PrepOptions:
     landmarks: str = "mtcnn5"
 
     def __post_init__(self):
-        check_landmarks(self.landmarks)
+        self.detection  # making the DetectionOptions checks the detection settings
         if not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"`test_fraction` must be in [0, 1). Received: test_fraction={self.test_fraction}")
         if self.faces not in FACE_POLICIES:
@@ -104,6 +105,11 @@ class PrepOptions:
             raise ValueError(f"`size` must be an integer of at least 16. Received: size={self.size!r}")
         if not 0.0 <= self.max_outside <= 1.0:
             raise ValueError(f"`max_outside` must be in [0, 1]. Received: max_outside={self.max_outside}")
+
+    @property
+    def detection(self):
+        """The `DetectionOptions` these options give."""
+        return DetectionOptions(min_confidence=self.min_confidence, max_side=self.detect_size, landmarks=self.landmarks)
 
     def folder(self, split):
         return Path(self.output_root) / f"{split}{self.domain}"
@@ -171,14 +177,7 @@ def process_photo(path, key, options):
 
     try:
         rgb = read_image(path, max_pixels=options.max_pixels)
-        faces, _ = select_faces(
-            rgb,
-            options.faces,
-            min_confidence=options.min_confidence,
-            max_side=options.detect_size,
-            name=str(path),
-            landmarks=options.landmarks,
-        )
+        faces, _ = select_faces(rgb, options.faces, detection=options.detection, name=str(path))
     except ValueError as error:  # ImageReadError / ImageTooLargeError, NoFaceError, SeveralFacesError
         return skip(error)
 

@@ -45,6 +45,7 @@ _EXPORTS = {
         "warp_crop",
     ],
     "keras_p2c.faces.detect": ["KEYPOINT_NAMES", "Face", "NoFaceError", "detect_faces", "get_detector"],
+    "keras_p2c.faces.detection": ["DetectionOptions"],
     "keras_p2c.faces.landmarks": [
         "LANDMARK_MODELS",
         "LandmarksUnavailableError",

@@ -20,6 +20,7 @@ KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 DEFAULT_MIN_CONFIDENCE = 0.9
 DEFAULT_MAX_SIDE = 640
 DEFAULT_MIN_FACE_SIZE = 20
+MIN_MAX_SIDE = 32  # the smallest detection copy allowed
 
 _lock = threading.Lock()
 
@@ -114,13 +115,13 @@ def detection_copy(rgb, max_side):
 
     Args:
         rgb: `(H, W, ...)` image.
-        max_side: at least 32, or `None` for the image itself.
+        max_side: at least `MIN_MAX_SIDE` (32), or `None` for the image itself.
 
     Returns:
         `(copy, factors)`: the copy (area interpolation) and its `(x, y)` scale factors (ones when unchanged).
     """
-    if max_side is not None and max_side < 32:
-        raise ValueError(f"`max_side` must be at least 32 pixels, or None. Received: max_side={max_side}")
+    if max_side is not None and max_side < MIN_MAX_SIDE:
+        raise ValueError(f"`max_side` must be at least {MIN_MAX_SIDE} pixels, or None. Received: max_side={max_side}")
     height, width = rgb.shape[:2]
     if max_side is None or max(height, width) <= max_side:
         return rgb, np.ones(2)

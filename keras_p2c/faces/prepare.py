@@ -2,9 +2,9 @@
 
 This is the entry point the predictor, dataset preparation and the server's full-photo signature use:
 `select_faces` is the one place that decides which detected faces are prepared and what is said when a
-photo has none (or, for `faces="single"`, several), and which detector finds them: MTCNN's five points
-(`landmarks="mtcnn5"`, the default) or dlib's 68 (`"dlib68"`, the reference's exact crop; see
-`landmarks`). For each face it keeps everything needed to put the cartoon back: the crop box
+photo has none (or, for `faces="single"`, several); how they are found is a `DetectionOptions` value
+(thresholds, detection size, and MTCNN's five points or dlib's 68, the reference's exact crop; see
+`detection` and `landmarks`). For each face it keeps everything needed to put the cartoon back: the crop box
 (eye-levelled coordinates) and the rotation matrix.
 The crop is resampled straight from the photo through the combined rotation + crop transform
 (`crop.warp_crop`), which matches the reference's rotate-the-whole-image-then-cut but costs only
@@ -18,15 +18,8 @@ import numpy as np
 from keras_p2c.faces import composite
 from keras_p2c.faces.align import level_eye_corners, level_eyes, transform_points
 from keras_p2c.faces.crop import CropBox, face_crop_box, landmarks_crop_box, warp_crop
-from keras_p2c.faces.detect import (
-    DEFAULT_MAX_SIDE,
-    DEFAULT_MIN_CONFIDENCE,
-    DEFAULT_MIN_FACE_SIZE,
-    Face,
-    NoFaceError,
-    detect_faces,
-)
-from keras_p2c.faces.landmarks import check_landmarks, detect_faces_dlib68
+from keras_p2c.faces.detect import Face, NoFaceError
+from keras_p2c.faces.detection import DetectionOptions
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -114,26 +107,17 @@ class SeveralFacesError(ValueError):
     """A photo holds more than one face where exactly one was asked for (`faces="single"`)."""
 
 
-def select_faces(
-    rgb,
-    faces="largest",
-    min_confidence=DEFAULT_MIN_CONFIDENCE,
-    max_side=DEFAULT_MAX_SIDE,
-    min_face_size=DEFAULT_MIN_FACE_SIZE,
-    name=None,
-    landmarks="mtcnn5",
-):
+def select_faces(rgb, faces="largest", detection=None, name=None):
     """Detect the faces of a photo and choose those to prepare.
 
     Args:
         rgb: `(H, W, 3)` uint8 photo (`keras_p2c.images.read_image`).
         faces: `"largest"` (the reference, which keeps the face with the largest landmark box), `"all"`
             (every face, largest first) or `"single"` (the face of a photo that holds exactly one).
-        min_confidence, max_side, min_face_size: passed to `detect_faces`.
+        detection: `DetectionOptions` (thresholds, detection size, `"mtcnn5"` or `"dlib68"` points);
+            `None` for the defaults. With `"dlib68"`, faces are ranked by their landmark box
+            (`LandmarksUnavailableError` without the `[landmarks]` extra).
         name: how to call the photo in error messages (e.g. its file name).
-        landmarks: `"mtcnn5"` (MTCNN's five points) or `"dlib68"` (the same faces with dlib's 68
-            points, ranked by their landmark box; `LandmarksUnavailableError` without the
-            `[landmarks]` extra).
 
     Returns:
         `(chosen, found)`: the chosen `Face`s, largest first, and how many faces were detected.
@@ -144,38 +128,27 @@ def select_faces(
     """
     if faces not in FACE_POLICIES:
         raise ValueError(f"`faces` must be one of {FACE_POLICIES}. Received: faces={faces!r}")
-    detect = detect_faces_dlib68 if check_landmarks(landmarks) == "dlib68" else detect_faces
-    found = detect(rgb, min_confidence=min_confidence, max_side=max_side, min_face_size=min_face_size)
+    detection = DetectionOptions() if detection is None else detection
+    found = detection.detect(rgb)
     where = f"{name}: " if name else ""
     if not found:
-        scale = f", detection on a copy at most {max_side} px on its longer side" if max_side else ""
         raise NoFaceError(
-            f"{where}no face found (MTCNN, confidence >= {min_confidence}{scale}). Faces must be roughly "
-            f"frontal and upright; for small faces in a large photo raise the detection size (detect_size, "
-            f"--detect-size)."
+            f"{where}no face found ({detection.describe()}). Faces must be roughly frontal and upright; for "
+            f"small faces in a large photo raise the detection size (detect_size, --detect-size)."
         )
     if faces == "single" and len(found) > 1:
         raise SeveralFacesError(f"{where}{len(found)} faces found; --faces single keeps only photos with exactly one")
     return (found if faces == "all" else found[:1]), len(found)
 
 
-def prepare_faces(
-    rgb,
-    all_faces=False,
-    segmenter=None,
-    min_confidence=DEFAULT_MIN_CONFIDENCE,
-    max_side=DEFAULT_MAX_SIDE,
-    min_face_size=DEFAULT_MIN_FACE_SIZE,
-    name=None,
-    landmarks="mtcnn5",
-):
+def prepare_faces(rgb, all_faces=False, segmenter=None, detection=None, name=None):
     """Detect and prepare the largest face (or all faces) of a photo.
 
     Args:
         rgb: `(H, W, 3)` uint8 photo (`keras_p2c.images.read_image`).
         all_faces: prepare every face found, largest first; otherwise only the largest.
         segmenter: see `prepare_face`.
-        min_confidence, max_side, min_face_size, name, landmarks: see `select_faces`.
+        detection, name: see `select_faces`.
 
     Returns:
         List of `PreparedFace` (one unless `all_faces`); stack their `input_256` for a batch.
@@ -183,15 +156,7 @@ def prepare_faces(
     Raises:
         NoFaceError: no face found.
     """
-    chosen, _ = select_faces(
-        rgb,
-        "all" if all_faces else "largest",
-        min_confidence=min_confidence,
-        max_side=max_side,
-        min_face_size=min_face_size,
-        name=name,
-        landmarks=landmarks,
-    )
+    chosen, _ = select_faces(rgb, "all" if all_faces else "largest", detection=detection, name=name)
     return [prepare_face(rgb, face, segmenter) for face in chosen]
 
 

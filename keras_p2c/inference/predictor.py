@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from keras_p2c.faces import detect
-from keras_p2c.faces.landmarks import check_landmarks, get_dlib68
+from keras_p2c.faces.detection import DetectionOptions
+from keras_p2c.faces.landmarks import get_dlib68
 from keras_p2c.faces.prepare import prepare_face, select_faces
 from keras_p2c.faces.segment import resolve_segmenter
 from keras_p2c.images import DEFAULT_MAX_PIXELS, as_rgb, read_image, short_reason, write_image_atomic
@@ -67,10 +68,11 @@ class Photo2Cartoon:
         batch_size: faces per generator call.
         max_pixels: refuse larger images (decompression-bomb guard; `None` for no limit).
         min_confidence: MTCNN score below which a detection is dropped.
-        detect_size: detect on a copy at most this many pixels on its longer side (`None`: full size).
+        detect_size: detect on a copy at most this many pixels on its longer side (`None`: the photo itself).
         min_face_size: smallest face MTCNN looks for, in pixels of that copy.
-        landmarks: `"mtcnn5"` (MTCNN's five points, the crop estimated from them) or `"dlib68"` (dlib's
-            HOG detector and 68 landmarks, the reference's exact crop; needs the `[landmarks]` extra).
+        landmarks: `"mtcnn5"` (MTCNN's five points, the crop estimated from them) or `"dlib68"` (the same
+            faces with dlib's 68 landmarks, the reference's exact crop; needs the `[landmarks]` extra).
+            These four are `self.detection` (`DetectionOptions`), checked here.
         weights_url: download URL for `weights=None` (default: the release, or `$KERAS_P2C_WEIGHTS_URL`).
         progress: show the download progress bar.
         runtime: where the generator runs: `"auto"` (OpenVINO when installed, else Keras' compiled
@@ -98,9 +100,9 @@ class Photo2Cartoon:
         paste_back=False,
         batch_size=8,
         max_pixels=DEFAULT_MAX_PIXELS,
-        min_confidence=None,
-        detect_size=None,
-        min_face_size=None,
+        min_confidence=detect.DEFAULT_MIN_CONFIDENCE,
+        detect_size=detect.DEFAULT_MAX_SIDE,
+        min_face_size=detect.DEFAULT_MIN_FACE_SIZE,
         weights_url=None,
         progress=True,
         landmarks="mtcnn5",
@@ -109,18 +111,17 @@ class Photo2Cartoon:
     ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
-        self.landmarks = check_landmarks(landmarks)
-        if self.landmarks == "dlib68":
-            # A missing extra fails here, in one line, rather than as the same skip reason on every photo.
-            get_dlib68()
+        # Checked here, once: a bad setting is one error, not the same skip reason on every photo.
+        self.detection = DetectionOptions(
+            min_confidence=min_confidence, max_side=detect_size, min_face_size=min_face_size, landmarks=landmarks
+        )
+        if self.detection.landmarks == "dlib68":
+            get_dlib68()  # likewise a missing extra
         self.output_path = None if output_path is None else Path(output_path)
         self.all_faces = bool(all_faces)
         self.paste_back = bool(paste_back)
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.min_confidence = detect.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
-        self.detect_size = detect.DEFAULT_MAX_SIDE if detect_size is None else detect_size
-        self.min_face_size = detect.DEFAULT_MIN_FACE_SIZE if min_face_size is None else min_face_size
         self.segmenter = resolve_segmenter(segmenter)
         self.generator = load_generator(weights, cache_dir=cache_dir, url=weights_url, progress=progress)
         self.runtime = select_runtime(self.generator, runtime, precision, cache_dir=cache_dir)
@@ -140,15 +141,7 @@ class Photo2Cartoon:
             ImageReadError: unreadable or too large. NoFaceError: no face found.
         """
         photo, name = self.read(source)
-        chosen, found = select_faces(
-            photo,
-            "all" if self.all_faces else "largest",
-            min_confidence=self.min_confidence,
-            max_side=self.detect_size,
-            min_face_size=self.min_face_size,
-            name=name,
-            landmarks=self.landmarks,
-        )
+        chosen, found = select_faces(photo, "all" if self.all_faces else "largest", detection=self.detection, name=name)
         faces = [prepare_face(photo, face, self.segmenter) for face in chosen]
         return Cartoonization(name=name, photo=photo, faces=faces, faces_found=found)
 

@@ -10,12 +10,12 @@ import pytest
 
 from keras_p2c.cli.main import main as p2c
 from keras_p2c.faces import (
+    DetectionOptions,
     LandmarksUnavailableError,
     NoFaceError,
     detect_faces_dlib68,
     get_dlib68,
     prepare_face,
-    prepare_faces,
     select_faces,
 )
 from keras_p2c.faces.align import rotation_for, transform_points
@@ -145,7 +145,7 @@ def test_faces_come_with_five_points_and_the_largest_landmark_box_first(dlib68, 
         x1, y1, x2, y2 = face.box
         assert x1 < face.keypoints[:, 0].mean() < x2 and y1 < face.keypoints[:, 1].mean() < y2
         assert "landmarks68" in face.to_dict()
-    chosen, found = select_faces(two_faces, "all", max_side=None, landmarks="dlib68")
+    chosen, found = select_faces(two_faces, "all", DetectionOptions(max_side=None, landmarks="dlib68"))
     assert found == 2 and [face.box.tolist() for face in chosen] == [face.box.tolist() for face in faces]
     # Detected on a copy at most 640 px wide: the same faces, the points within a few photo pixels
     # (the points are always placed on the full photo; only the seed moves).
@@ -158,9 +158,9 @@ def test_faces_come_with_five_points_and_the_largest_landmark_box_first(dlib68, 
 
 def test_no_face_and_a_bad_option(dlib68):
     with pytest.raises(NoFaceError, match="blank.png: no face found"):
-        select_faces(np.full((240, 320, 3), 180, np.uint8), name="blank.png", landmarks="dlib68")
+        select_faces(np.full((240, 320, 3), 180, np.uint8), detection=DetectionOptions(landmarks="dlib68"), name="blank.png")
     with pytest.raises(ValueError, match="landmarks"):
-        prepare_faces(np.zeros((64, 64, 3), np.uint8), landmarks="dlib5")
+        DetectionOptions(landmarks="dlib5")
 
 
 def test_without_the_extra_one_line_says_what_to_install(without_dlib, astronaut, tmp_path, capsys):

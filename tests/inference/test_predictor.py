@@ -121,6 +121,12 @@ def test_arrays_of_other_layouts_and_bad_arguments(make_predictor, astronaut):
         predictor.read(astronaut.astype(np.float32))
     with pytest.raises(ValueError, match="batch_size"):
         make_predictor(batch_size=0)
+    # Detection settings are checked when the predictor is made, not as a skip reason on every photo.
+    for options, message in [({"min_confidence": 2}, "min_confidence"), ({"detect_size": 8}, "at least 32")]:
+        with pytest.raises(ValueError, match=message):
+            make_predictor(segmenter=None, **options)
+    detection = make_predictor(segmenter=None, detect_size=None, min_confidence=0.95).detection
+    assert (detection.max_side, detection.min_confidence, detection.landmarks) == (None, 0.95, "mtcnn5")
 
 
 def test_import_keras_p2c_is_cheap_and_exports_the_predictor():
