@@ -298,6 +298,13 @@ class Photo2CartoonGAN(keras.Model):
             return gan_steps_jax.test_step(self, *args)
         return gan_steps_tensorflow.test_step(self, *args)
 
+    def predict_step(self, *args):
+        """genA2B on a batch of photos. On JAX, unless eager, through the program the training step compiled for
+        genA2B: under `jit_compile=False` (the training config's) Keras would otherwise run it op by op."""
+        if keras.backend.backend() == "jax" and self.traced_networks:
+            return gan_steps_jax.predict_step(self, *args)
+        return super().predict_step(*args)
+
     # --- looking at translations ---------------------------------------------------------------
 
     def translate(self, real_A, real_B=None):

@@ -224,3 +224,13 @@ def test_step(gan, state, data):
     g_terms = generator_terms(gan.gan_losses, run, real_A, real_B, training=False, face_id=gan.uses_face_id)
     logs, metrics_values = _track(gan, metrics_values, {**d_terms, **g_terms})
     return logs, (trainable, non_trainable, metrics_values)
+
+
+def predict_step(gan, state, data):
+    """genA2B on `data`'s photos through its jitted network function: `(outputs, non-trainable values)`.
+
+    An inference-mode generator changes no non-trainable value, so the state goes back as it came.
+    """
+    trainable, non_trainable = state
+    photos, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return state_layout(gan).networks(gan, trainable, non_trainable)("genA2B", photos), non_trainable

@@ -158,9 +158,14 @@ def main(folder):
     lap("second GAN restored")
 
     # 4. Inference entry points.
-    result["translate"] = {name: list(v.shape) for name, v in gan.translate(real_A, real_B).items()}
+    translated = gan.translate(real_A, real_B)
+    result["translate"] = {name: list(v.shape) for name, v in translated.items()}
     lap("translate")
-    result["predict"] = [list(t.shape) for t in gan.predict(real_A, verbose=0)]
+    predicted = gan.predict(real_A, verbose=0)
+    result["predict"] = [list(t.shape) for t in predicted]
+    # predict runs genA2B (its image is translate's A2B, not genB2A's A2A) with the current weights.
+    result["predict_vs_A2B"] = float(np.max(np.abs(predicted[0] - np.asarray(translated["A2B"]))))
+    result["predict_vs_A2A"] = float(np.max(np.abs(predicted[0] - np.asarray(translated["A2A"]))))
     lap("predict")
     result["seconds"] = seconds
 

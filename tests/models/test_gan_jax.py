@@ -70,3 +70,6 @@ def test_inference_entry_points_on_jax(jax_run):
     assert jax_run["translate"]["A2B"] == [batch, size, size, 3]
     assert jax_run["translate"]["heatmap_B2A"] == [batch, size, size, 1]
     assert jax_run["predict"][0] == [batch, size, size, 3]
+    # Both through the program the step compiled for genA2B, from the same weights: the same numbers.
+    assert jax_run["predict_vs_A2B"] <= 1e-6
+    assert jax_run["predict_vs_A2A"] > 1e-3
