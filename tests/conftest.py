@@ -84,7 +84,7 @@ def pytest_collection_finish(session):
 # the short ones fill in at the end, so the two workers finish together (longest processing time first).
 # A file missing here only runs later; a name that no longer exists fails the suite (see below).
 EXPENSIVE_FIRST = (
-    "models/test_gan_jax.py",  # waits for the JAX training subprocess (~100-170 CPU-s)
+    "models/test_gan_jax.py",  # waits for the JAX training subprocess (~110-160 CPU-s)
     "models/test_gan.py",  # ~90
     "training/test_end_to_end.py",  # ~90
     "cli/test_cartoonize.py",  # ~75
