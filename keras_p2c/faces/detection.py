@@ -33,7 +33,7 @@ class DetectionOptions:
     """
 
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
-    max_side: object = DEFAULT_MAX_SIDE
+    max_side: int | None = DEFAULT_MAX_SIDE
     min_face_size: int = DEFAULT_MIN_FACE_SIZE
     landmarks: str = "mtcnn5"
 
