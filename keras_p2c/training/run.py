@@ -34,6 +34,7 @@ from keras_p2c.optimizers import LinearDecayAfter, ReferenceAdam
 from keras_p2c.training import strategy as strategies
 from keras_p2c.training.backup import AtomicBackupAndRestore, backed_up_epoch, has_backup
 from keras_p2c.training.callbacks import GeneratorExport, TensorBoardSummaries
+from keras_p2c.training.compilation_cache import enable_jax_compilation_cache
 from keras_p2c.training.config import config_differences, load_config, write_config
 from keras_p2c.training.evaluation import PeriodicEvaluation, to_uint8
 from keras_p2c.training.progress import StepProgress
@@ -86,6 +87,7 @@ def train(config, callbacks=(), echo=print):
     run_dir = Path(config.output_dir)
     # First: MultiWorkerMirroredStrategy must exist before any other TensorFlow operation runs.
     strategy = strategies.select_strategy(config.strategy)
+    enable_jax_compilation_cache()  # on JAX: a resumed or repeated run reuses the compiled programs
     policy_before = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
