@@ -37,7 +37,6 @@ from keras_p2c.atomic import write_bytes_atomic
 from keras_p2c.faces.composite import resize_to_generator
 from keras_p2c.faces.detect import DEFAULT_MAX_SIDE, DEFAULT_MIN_CONFIDENCE
 from keras_p2c.faces.detection import DetectionOptions
-from keras_p2c.faces.landmarks import get_dlib68
 from keras_p2c.faces.prepare import FACE_POLICIES, prepare_face, select_faces
 from keras_p2c.faces.quality import MAX_OUTSIDE, MIN_CROP, face_quality
 from keras_p2c.faces.segment import get_segmenter
@@ -349,8 +348,7 @@ def prepare_dataset(inputs, options, workers=1, retry_skipped=False, progress=Tr
     root.mkdir(parents=True, exist_ok=True)
     if options.mask:
         _segmenter(options)  # fail before any work when the model is missing
-    if options.landmarks == "dlib68":
-        get_dlib68()  # the same for dlib, rather than one failure per photo
+    options.detection.require_extras()  # the same for dlib, rather than one failure per photo
     files, rejected = expand_inputs(inputs)
     # Never read our own outputs back as inputs (an output folder inside the input folder).
     files = [item for item in files if root.resolve() not in item.path.resolve().parents]

@@ -15,7 +15,7 @@ from keras_p2c.faces.detect import (
     MIN_MAX_SIDE,
     detect_faces,
 )
-from keras_p2c.faces.landmarks import check_landmarks, detect_faces_dlib68
+from keras_p2c.faces.landmarks import check_landmarks, detect_faces_dlib68, get_dlib68
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,16 @@ class DetectionOptions:
             )
         if not _is_int(self.min_face_size) or self.min_face_size < 1:
             raise ValueError(f"`min_face_size` must be a positive integer. Received: min_face_size={self.min_face_size!r}")
+
+    def require_extras(self):
+        """Loads what these options need beyond the base install (dlib's model for `"dlib68"`) now, so that a
+        missing extra is one error before any work, not one failure per photo.
+
+        Raises:
+            LandmarksUnavailableError: `"dlib68"` without the `[landmarks]` extra.
+        """
+        if self.landmarks == "dlib68":
+            get_dlib68()
 
     def detect(self, rgb):
         """The faces of `rgb` (`(H, W, 3)` uint8), largest first; with `"dlib68"`, each with its 68 landmarks."""

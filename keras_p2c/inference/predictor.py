@@ -22,7 +22,6 @@ import numpy as np
 
 from keras_p2c.faces import detect
 from keras_p2c.faces.detection import DetectionOptions
-from keras_p2c.faces.landmarks import get_dlib68
 from keras_p2c.faces.prepare import prepare_face, select_faces
 from keras_p2c.faces.segment import resolve_segmenter
 from keras_p2c.images import DEFAULT_MAX_PIXELS, as_rgb, read_image, short_reason, write_image_atomic
@@ -115,8 +114,7 @@ class Photo2Cartoon:
         self.detection = DetectionOptions(
             min_confidence=min_confidence, max_side=detect_size, min_face_size=min_face_size, landmarks=landmarks
         )
-        if self.detection.landmarks == "dlib68":
-            get_dlib68()  # likewise a missing extra
+        self.detection.require_extras()  # likewise a missing extra
         self.output_path = None if output_path is None else Path(output_path)
         self.all_faces = bool(all_faces)
         self.paste_back = bool(paste_back)

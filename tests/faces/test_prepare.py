@@ -70,9 +70,9 @@ def test_the_detection_options_reach_the_detector(two_faces):
     # what was searched.
     with pytest.raises(NoFaceError, match=r"confidence >= 0\.9999, detection on a copy at most 640 px"):
         select_faces(two_faces, detection=DetectionOptions(min_confidence=0.9999))
-    # On a copy at most 256 px wide the faces are ~21 px: found with MTCNN's default smallest face (20 px),
+    # On a copy at most 320 px wide the faces are ~27 px: found with MTCNN's default smallest face (20 px),
     # not with 60 px; on a 64-px copy (faces of ~5 px), not at all.
-    assert select_faces(two_faces, "all", DetectionOptions(max_side=256))[1] == 2
-    for options in (DetectionOptions(max_side=256, min_face_size=60), DetectionOptions(max_side=64)):
+    assert select_faces(two_faces, "all", DetectionOptions(max_side=320))[1] == 2
+    for options in (DetectionOptions(max_side=320, min_face_size=60), DetectionOptions(max_side=64)):
         with pytest.raises(NoFaceError):
             select_faces(two_faces, detection=options)
